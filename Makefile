@@ -1,0 +1,68 @@
+# earshot — see README.md. Everything local lives under .cache/ (git-ignored).
+SHELL := /bin/bash
+GO ?= go
+export EARSHOT_CACHE ?= $(CURDIR)/.cache
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(EARSHOT_CACHE)/bin/staticcheck-$(STATICCHECK_VERSION)
+# Brief fuzzing of every fuzz target in `make test`; longer runs: make fuzz FUZZTIME=5m.
+FUZZTIME ?= 10s
+
+.PHONY: all build test unit-test integration-test lint up down deps demo bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build ./...
+
+deps:
+	@bash deploy/local/deps.sh
+
+## up: start the local Kafka broker and ClickHouse engine (installs them on first use).
+up: deps
+	@bash deploy/local/kafka.sh start
+	@bash deploy/local/clickhouse.sh start
+
+## down: stop them (data stays under .cache/ for the next `make up`).
+down:
+	@bash deploy/local/kafka.sh stop
+	@bash deploy/local/clickhouse.sh stop
+
+## test: bring the servers up, run unit and integration tests (servers required), fuzz briefly,
+## tear the servers down again.
+test: build
+	@bash deploy/local/with-servers.sh $(MAKE) --no-print-directory test-all
+
+.PHONY: test-all
+test-all:
+	@mkdir -p $(EARSHOT_CACHE)
+	@set -o pipefail; EARSHOT_REQUIRE_SERVERS=1 $(GO) test -count=1 -timeout 20m -v ./... 2>&1 \
+	  | tee $(EARSHOT_CACHE)/test.log | grep -E '^(ok|FAIL|---|panic|\s+\S+_test\.go:)' ; rc=$$?; \
+	  bash deploy/local/test-summary.sh $(EARSHOT_CACHE)/test.log; exit $$rc
+	@$(MAKE) --no-print-directory fuzz
+
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null; \
+	  done; \
+	done
+
+lint: $(STATICCHECK)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	@mkdir -p $(EARSHOT_CACHE)/bin
+	GOBIN=$(EARSHOT_CACHE)/bin/tmp $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(EARSHOT_CACHE)/bin/tmp/staticcheck $@ && rmdir $(EARSHOT_CACHE)/bin/tmp
+
+demo: build
+	@echo "make demo: not yet — the end-to-end demo lands with the aggregator (issue: aggregator)."
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf $(EARSHOT_CACHE)/clickhouse $(EARSHOT_CACHE)/kafka/data

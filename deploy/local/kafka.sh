@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Local single-node Apache Kafka (KRaft) for development and tests.
+# Jars come from Maven Central (see kafka/pom.xml) into $EARSHOT_CACHE/kafka/libs;
+# data and logs live under $EARSHOT_CACHE/kafka. Listens on 127.0.0.1 only.
+#
+#   deploy/local/kafka.sh start|stop|status|install
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cache=${EARSHOT_CACHE:-$root/.cache}
+kdir=$cache/kafka
+libs=$kdir/libs
+port=${EARSHOT_KAFKA_PORT:-9092}
+ctrl_port=${EARSHOT_KAFKA_CONTROLLER_PORT:-9093}
+heap=${EARSHOT_KAFKA_HEAP:-512m}
+# Fixed cluster id: the data directory is formatted once and reused across restarts.
+cluster_id=zS4MBjs1Sz2Dig3XyedA3A
+pidfile=$kdir/kafka.pid
+
+log() { echo "kafka: $*" >&2; }
+
+install() {
+  if [ -f "$libs/.complete" ] && [ "$libs/.complete" -nt "$here/kafka/pom.xml" ]; then
+    return
+  fi
+  log "fetching broker jars from Maven Central into $libs"
+  rm -rf "$libs" && mkdir -p "$libs"
+  (cd "$here/kafka" && mvn -B -q dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$libs")
+  touch "$libs/.complete"
+}
+
+running() {
+  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
+write_config() {
+  mkdir -p "$kdir/data" "$kdir/logs"
+  cat >"$kdir/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$ctrl_port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$ctrl_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$kdir/data
+num.partitions=4
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+min.insync.replicas=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+log.retention.hours=24
+log.segment.bytes=67108864
+PROPS
+}
+
+java_run() {
+  exec java -Xms128m -Xmx"$heap" -XX:+UseG1GC \
+    -Dlog4j.configuration="file:$here/kafka/log4j.properties" \
+    -Dkafka.logs.dir="$kdir/logs" \
+    -cp "$libs/*" "$@"
+}
+
+start() {
+  install
+  if running; then
+    log "already running (pid $(cat "$pidfile"))"
+  else
+    write_config
+    if [ ! -f "$kdir/data/meta.properties" ]; then
+      (java_run kafka.tools.StorageTool format -t "$cluster_id" -c "$kdir/server.properties" -g) >"$kdir/logs/format.log" 2>&1 ||
+        { cat "$kdir/logs/format.log" >&2; exit 1; }
+    fi
+    log "starting broker on 127.0.0.1:$port"
+    java_run kafka.Kafka "$kdir/server.properties" >"$kdir/logs/stdout.log" 2>&1 </dev/null &
+    echo $! >"$pidfile"
+  fi
+  # Readiness is a real metadata request (kafka-go), not a port probe.
+  if ! (cd "$root" && go run ./deploy/local/kafkaready -addr "127.0.0.1:$port" -timeout 90s); then
+    log "broker did not become ready; last log lines:"
+    tail -n 30 "$kdir/logs/stdout.log" "$kdir/logs/server.log" >&2 || true
+    exit 1
+  fi
+  log "ready"
+}
+
+stop() {
+  if ! running; then
+    log "not running"
+    rm -f "$pidfile"
+    return
+  fi
+  local pid
+  pid=$(cat "$pidfile")
+  log "stopping (pid $pid)"
+  kill -TERM "$pid"
+  for _ in $(seq 1 60); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "did not stop in 30 s, killing"
+    kill -KILL "$pid" || true
+  fi
+  rm -f "$pidfile"
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start ;;
+  stop) stop ;;
+  status) if running; then echo "running (pid $(cat "$pidfile"))"; else echo "stopped"; exit 1; fi ;;
+  *) echo "usage: $0 start|stop|status|install" >&2; exit 2 ;;
+esac
