@@ -192,7 +192,7 @@ func TestErrorsCarryClickHouseCodes(t *testing.T) {
 	check("SELECT * FROM no_such_table_earshot", 60, "no_such_table_earshot") // UNKNOWN_TABLE
 	check("SELECT nosuchcolumn", 47, "nosuchcolumn")                          // UNKNOWN_IDENTIFIER
 	check("SELEC 1", 62, "Syntax error")                                      // SYNTAX_ERROR
-	check("SELECT throwIf(1, 'earshot boom')", 395, "earshot boom")          // FUNCTION_THROW_IF_VALUE_IS_NON_ZERO
+	check("SELECT throwIf(1, 'earshot boom')", 395, "earshot boom")           // FUNCTION_THROW_IF_VALUE_IS_NON_ZERO
 }
 
 func TestConcurrentQueries(t *testing.T) {
