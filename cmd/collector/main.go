@@ -1,0 +1,76 @@
+// Command collector accepts client telemetry over HTTP (POST /v1/events), validates and
+// pseudonymizes it, and writes it to Kafka. See README.md and docs/operations.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/earshot/earshot/pkg/collector"
+	"github.com/earshot/earshot/pkg/config"
+	"github.com/earshot/earshot/pkg/kafka"
+	"github.com/earshot/earshot/pkg/logging"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "collector:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	fs := pflag.NewFlagSet("collector", pflag.ExitOnError)
+	config.Flags(fs)
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "text or json")
+	fs.Parse(os.Args[1:])
+
+	cfg := collector.DefaultConfig()
+	if err := config.Load(fs, &cfg); err != nil {
+		return err
+	}
+	cfg = cfg.WithEnvToken()
+	log := logging.New(*logLevel, *logFormat)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	tctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	if err := kafka.EnsureTopic(tctx, cfg.Kafka); err != nil {
+		// Not fatal: the collector answers 503 until Kafka is back.
+		log.Warn("cannot ensure topic; continuing", "topic", cfg.Kafka.Topic, "err", err)
+	}
+	cancel()
+
+	producer := collector.NewProducer(cfg.Kafka, cfg.Limits.InflightEvents, cfg.Limits.KafkaTimeout)
+	srv, err := collector.NewServer(cfg, producer, log)
+	if err != nil {
+		return err
+	}
+	hs := srv.HTTPServer()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ListenAndServe() }()
+	log.Info("collector listening", "addr", cfg.Listen, "topic", cfg.Kafka.Topic, "brokers", cfg.Kafka.Brokers)
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("cannot serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining requests and flushing Kafka")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Limits.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("shutdown", "err", err)
+	}
+	return producer.Close()
+}

@@ -1,0 +1,213 @@
+// Package client sends events to an earshot collector, for player SDKs written in Go, the
+// simulator and load tests. It batches, gzips, and retries 429/503 and network errors with
+// exponential back-off (honouring Retry-After); it never retries other 4xx answers, which
+// would fail again.
+package client
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Event is one event as a client sends it (SPEC, "Events"). Zero optional fields are omitted.
+type Event struct {
+	EventID        string      `json:"event_id"`
+	Type           string      `json:"type"`
+	StreamID       string      `json:"stream_id"`
+	ListenerID     string      `json:"listener_id,omitempty"`
+	TS             int64       `json:"ts"` // unix milliseconds
+	PlayedMS       *int64      `json:"played_ms,omitempty"`
+	StalledMS      *int64      `json:"stalled_ms,omitempty"`
+	Muted          bool        `json:"muted,omitempty"`
+	ErrorCode      string      `json:"error_code,omitempty"`
+	DisplayedCount *int64      `json:"displayed_count,omitempty"`
+	Client         *ClientInfo `json:"client,omitempty"`
+}
+
+// ClientInfo names the player.
+type ClientInfo struct {
+	App      string `json:"app,omitempty"`
+	Version  string `json:"version,omitempty"`
+	Platform string `json:"platform,omitempty"`
+}
+
+// Int returns a pointer to v, for the optional numeric fields.
+func Int(v int64) *int64 { return &v }
+
+// ItemError is one rejected event in a collector response.
+type ItemError struct {
+	Index   int    `json:"index"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}
+
+// Result is a collector response, summed over the batches of one Send.
+type Result struct {
+	Accepted int         `json:"accepted"`
+	Rejected int         `json:"rejected"`
+	Errors   []ItemError `json:"errors"`
+	Error    string      `json:"error,omitempty"`
+	// Retries counts retried HTTP attempts.
+	Retries int `json:"-"`
+}
+
+// StatusError is a non-retryable answer from the collector.
+type StatusError struct {
+	Status int
+	Body   Result
+}
+
+func (e *StatusError) Error() string {
+	msg := e.Body.Error
+	if msg == "" && len(e.Body.Errors) > 0 {
+		msg = e.Body.Errors[0].Reason
+	}
+	return fmt.Sprintf("collector answered %d: %s", e.Status, msg)
+}
+
+// Client posts events to one collector. The zero value is not usable; set URL and Token.
+type Client struct {
+	// URL is the collector's base URL, e.g. http://127.0.0.1:8080.
+	URL   string
+	Token string
+	// HTTP defaults to a client with a 30 s timeout.
+	HTTP *http.Client
+	// BatchSize events per request; 500 keeps requests ~100 KB.
+	BatchSize int
+	// Gzip compresses request bodies (≈10× smaller for event JSON).
+	Gzip bool
+	// MaxRetries per batch for 429, 503 and network errors; then the error is returned.
+	MaxRetries int
+	// MinBackoff and MaxBackoff bound the exponential back-off with jitter.
+	MinBackoff, MaxBackoff time.Duration
+	// UserAgent is sent as User-Agent.
+	UserAgent string
+}
+
+// New returns a Client with the defaults above.
+func New(url, token string) *Client {
+	return &Client{URL: url, Token: token, HTTP: &http.Client{Timeout: 30 * time.Second}, BatchSize: 500,
+		Gzip: true, MaxRetries: 8, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second,
+		UserAgent: "earshot-go-client/1"}
+}
+
+// Send posts events in batches of BatchSize and returns the summed result. Error indices in
+// the result refer to positions in events. It stops at the first batch that fails for good.
+func (c *Client) Send(ctx context.Context, events []Event) (Result, error) {
+	var total Result
+	for start := 0; start < len(events); start += c.BatchSize {
+		end := min(start+c.BatchSize, len(events))
+		r, err := c.SendBatch(ctx, events[start:end])
+		total.Accepted += r.Accepted
+		total.Rejected += r.Rejected
+		total.Retries += r.Retries
+		for _, e := range r.Errors {
+			e.Index += start
+			total.Errors = append(total.Errors, e)
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// SendBatch posts one request (retrying as described on the package).
+func (c *Client) SendBatch(ctx context.Context, events []Event) (Result, error) {
+	body, err := c.encode(events)
+	if err != nil {
+		return Result{}, err
+	}
+	var res Result
+	backoff := c.MinBackoff
+	for attempt := 0; ; attempt++ {
+		status, r, retryAfter, err := c.post(ctx, body)
+		r.Retries = attempt
+		res = r
+		switch {
+		case err == nil && status == http.StatusOK:
+			return res, nil
+		case err == nil && status != http.StatusTooManyRequests && status != http.StatusServiceUnavailable:
+			return res, &StatusError{Status: status, Body: r}
+		case ctx.Err() != nil:
+			return res, ctx.Err()
+		case attempt >= c.MaxRetries:
+			if err == nil {
+				err = &StatusError{Status: status, Body: r}
+			}
+			return res, fmt.Errorf("giving up after %d attempts: %w", attempt+1, err)
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		wait = max(wait, retryAfter)
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, c.MaxBackoff)
+	}
+}
+
+func (c *Client) encode(events []Event) ([]byte, error) {
+	var buf bytes.Buffer
+	var w io.Writer = &buf
+	var zw *gzip.Writer
+	if c.Gzip {
+		zw = gzip.NewWriter(&buf)
+		w = zw
+	}
+	enc := json.NewEncoder(w) // NDJSON: one event per line
+	for i := range events {
+		if err := enc.Encode(&events[i]); err != nil {
+			return nil, fmt.Errorf("cannot encode event %d: %w", i, err)
+		}
+	}
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+func (c *Client) post(ctx context.Context, body []byte) (status int, res Result, retryAfter time.Duration, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL+"/v1/events", bytes.NewReader(body))
+	if err != nil {
+		return 0, res, 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if c.UserAgent != "" {
+		req.Header.Set("User-Agent", c.UserAgent)
+	}
+	if c.Gzip {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return 0, res, 0, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return 0, res, 0, err
+	}
+	if len(data) > 0 {
+		if jerr := json.Unmarshal(data, &res); jerr != nil && resp.StatusCode == http.StatusOK {
+			return 0, res, 0, errors.New("collector answered 200 with a body that is not JSON")
+		}
+	}
+	if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
+		retryAfter = time.Duration(s) * time.Second
+	}
+	return resp.StatusCode, res, retryAfter, nil
+}

@@ -1,0 +1,207 @@
+package collector
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/earshot/earshot/pkg/kafka"
+)
+
+// Config is the collector's whole configuration (see cmd/collector and docs/operations.md).
+type Config struct {
+	// Listen is the HTTP address for /v1/events, /metrics, /healthz and /readyz.
+	Listen string `mapstructure:"listen"`
+	Kafka  kafka.Config `mapstructure:"kafka"`
+	// Tokens are the ingest tokens. At least one is required.
+	Tokens []Token `mapstructure:"tokens"`
+	Hash   HashConfig `mapstructure:"hash"`
+	Limits Limits     `mapstructure:"limits"`
+	// CORSOrigins lists the browser origins allowed to post events ("*" for any).
+	CORSOrigins []string `mapstructure:"cors_origins"`
+	// BotUserAgents are case-insensitive substrings of declared bots' User-Agent headers;
+	// their events are filtered as GIVT (general invalid traffic) and counted, not forwarded.
+	BotUserAgents []string `mapstructure:"bot_user_agents"`
+	// TrustForwardedFor takes the client IP (for per-IP rate limits only; never stored) from
+	// X-Forwarded-For. Enable only behind a proxy that sets it.
+	TrustForwardedFor bool `mapstructure:"trust_forwarded_for"`
+}
+
+// Token is one ingest token.
+type Token struct {
+	// Name labels the token in logs and metrics (never the secret itself).
+	Name string `mapstructure:"name"`
+	// Token is the secret; TokenEnv names an environment variable holding it instead, so that
+	// config files need not carry secrets.
+	Token    string `mapstructure:"token"`
+	TokenEnv string `mapstructure:"token_env"`
+	// Streams limits the token to these stream ids; empty allows any stream.
+	Streams []string `mapstructure:"streams"`
+	// TrustedTime keeps each event's own ts unclamped: for server-side imports, backfills and
+	// replays of a past stream (SPEC, Definitions).
+	TrustedTime bool `mapstructure:"trusted_time"`
+	// EventsPerSecond and Burst rate-limit the token; 0 uses limits.token_events_per_second.
+	EventsPerSecond float64 `mapstructure:"events_per_second"`
+	Burst           int     `mapstructure:"burst"`
+}
+
+// HashConfig holds the pseudonymization keys (see pkg/pseudo for rotation).
+type HashConfig struct {
+	// Key is the current secret (≥ 32 bytes), e.g. from EARSHOT_HASH_KEY.
+	Key   string `mapstructure:"key"`
+	KeyID uint8  `mapstructure:"key_id"`
+	// PreviousKey, PreviousKeyID and PreviousUntil describe a rotation in progress: until
+	// PreviousUntil every collector still hashes with the previous key.
+	PreviousKey   string    `mapstructure:"previous_key"`
+	PreviousKeyID uint8     `mapstructure:"previous_key_id"`
+	PreviousUntil time.Time `mapstructure:"previous_until"`
+}
+
+// Limits bound what one client, one request and the whole process may use.
+type Limits struct {
+	// MaxBodyBytes bounds a request body as sent and after gzip: 1 MiB holds ~5 000 events of
+	// ~200 bytes, far above a player's 10-second batch, and bounds a request's memory.
+	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
+	// MaxEventsPerRequest rejects the rest of an oversized batch (and bounds the response).
+	MaxEventsPerRequest int `mapstructure:"max_events_per_request"`
+	// MaxSkew clamps client time into [received_at − max_skew, received_at] (SPEC).
+	MaxSkew time.Duration `mapstructure:"max_skew"`
+	// InflightEvents bounds events accepted but not yet acknowledged by Kafka; past it the
+	// collector answers 503. 200 000 records × ~80 bytes ≈ 16 MB of buffer.
+	InflightEvents int `mapstructure:"inflight_events"`
+	// KafkaTimeout bounds one request's wait for Kafka acks before it answers 503.
+	KafkaTimeout time.Duration `mapstructure:"kafka_timeout"`
+	// TokenEventsPerSecond/TokenBurst: default per-token rate. 200 000 events/s ≈ 2M listeners
+	// beating every 10 s; one token per app means one app cannot flood the collector.
+	TokenEventsPerSecond float64 `mapstructure:"token_events_per_second"`
+	TokenBurst           int     `mapstructure:"token_burst"`
+	// IPRequestsPerSecond/IPBurst: per client IP. A player posts once per 10 s; 5/s with a
+	// burst of 20 leaves room for NAT'd households and retries, and stops a flood.
+	IPRequestsPerSecond float64 `mapstructure:"ip_requests_per_second"`
+	IPBurst             int     `mapstructure:"ip_burst"`
+	// MaxTrackedIPs bounds the per-IP limiter table (~200 bytes each: 100 000 ≈ 20 MB).
+	MaxTrackedIPs int `mapstructure:"max_tracked_ips"`
+	// ListenerEventsPerWindow in ListenerWindow: more events than this from one listener is
+	// physically impossible for a player (one heartbeat per 10 s plus a few others) and is
+	// filtered as GIVT. 30 per 10 s allows a 3× burst after a reconnect.
+	ListenerEventsPerWindow int           `mapstructure:"listener_events_per_window"`
+	ListenerWindow          time.Duration `mapstructure:"listener_window"`
+	// MaxTrackedListeners bounds the per-listener rate table per window (16 bytes each:
+	// 4M ≈ 64 MB); listeners beyond it are not rate-checked (fail open, counted).
+	MaxTrackedListeners int `mapstructure:"max_tracked_listeners"`
+	// ReadTimeout, WriteTimeout and IdleTimeout stop slow clients from holding connections.
+	ReadTimeout  time.Duration `mapstructure:"read_timeout"`
+	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+	IdleTimeout  time.Duration `mapstructure:"idle_timeout"`
+	// ShutdownTimeout bounds the drain on SIGTERM.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+}
+
+// DefaultConfig is the configuration `make demo` and the tests start from.
+func DefaultConfig() Config {
+	return Config{
+		Listen: "127.0.0.1:8080",
+		Kafka:  kafka.DefaultConfig(),
+		Hash:   HashConfig{KeyID: 1},
+		Limits: Limits{
+			MaxBodyBytes:            1 << 20,
+			MaxEventsPerRequest:     10_000,
+			MaxSkew:                 30 * time.Second,
+			InflightEvents:          200_000,
+			KafkaTimeout:            10 * time.Second,
+			TokenEventsPerSecond:    200_000,
+			TokenBurst:              400_000,
+			IPRequestsPerSecond:     5,
+			IPBurst:                 20,
+			MaxTrackedIPs:           100_000,
+			ListenerEventsPerWindow: 30,
+			ListenerWindow:          10 * time.Second,
+			MaxTrackedListeners:     4_000_000,
+			ReadTimeout:             10 * time.Second,
+			WriteTimeout:            20 * time.Second,
+			IdleTimeout:             60 * time.Second,
+			ShutdownTimeout:         30 * time.Second,
+		},
+		CORSOrigins:   []string{"*"},
+		BotUserAgents: []string{"bot", "crawler", "spider", "slurp", "headlesschrome", "phantomjs", "facebookexternalhit", "preview"},
+	}
+}
+
+// Secret returns the token's secret, from TokenEnv when set.
+func (t Token) Secret() string {
+	if t.TokenEnv != "" {
+		return os.Getenv(t.TokenEnv)
+	}
+	return t.Token
+}
+
+// Validate fails fast with a message that names the key.
+func (c Config) Validate() error {
+	if c.Listen == "" {
+		return errors.New("listen must not be empty")
+	}
+	if err := c.Kafka.Validate(); err != nil {
+		return err
+	}
+	if len(c.Tokens) == 0 {
+		return errors.New("tokens: at least one ingest token is required (EARSHOT_INGEST_TOKEN or tokens in a config file)")
+	}
+	seen := map[string]bool{}
+	for i, t := range c.Tokens {
+		s := t.Secret()
+		switch {
+		case t.Name == "":
+			return fmt.Errorf("tokens[%d].name must not be empty", i)
+		case len(s) < 16:
+			return fmt.Errorf("tokens[%d] (%s): the secret (token or token_env) must be at least 16 characters", i, t.Name)
+		case seen[s]:
+			return fmt.Errorf("tokens[%d] (%s): the same secret is used twice", i, t.Name)
+		case t.EventsPerSecond < 0 || t.Burst < 0:
+			return fmt.Errorf("tokens[%d] (%s): events_per_second and burst must not be negative", i, t.Name)
+		}
+		seen[s] = true
+	}
+	if len(c.Hash.Key) < 32 {
+		return errors.New("hash.key must be at least 32 bytes (set EARSHOT_HASH_KEY)")
+	}
+	if c.Hash.PreviousKey != "" && c.Hash.PreviousUntil.IsZero() {
+		return errors.New("hash.previous_until is required with hash.previous_key")
+	}
+	l := c.Limits
+	switch {
+	case l.MaxBodyBytes <= 0:
+		return errors.New("limits.max_body_bytes must be positive")
+	case l.MaxEventsPerRequest <= 0:
+		return errors.New("limits.max_events_per_request must be positive")
+	case l.MaxSkew < 0:
+		return errors.New("limits.max_skew must not be negative")
+	case l.InflightEvents < l.MaxEventsPerRequest:
+		return errors.New("limits.inflight_events must be at least limits.max_events_per_request")
+	case l.KafkaTimeout <= 0:
+		return errors.New("limits.kafka_timeout must be positive")
+	case l.TokenEventsPerSecond <= 0 || l.TokenBurst <= 0:
+		return errors.New("limits.token_events_per_second and limits.token_burst must be positive")
+	case l.IPRequestsPerSecond <= 0 || l.IPBurst <= 0:
+		return errors.New("limits.ip_requests_per_second and limits.ip_burst must be positive")
+	case l.MaxTrackedIPs <= 0 || l.MaxTrackedListeners <= 0:
+		return errors.New("limits.max_tracked_ips and limits.max_tracked_listeners must be positive")
+	case l.ListenerEventsPerWindow <= 0 || l.ListenerWindow <= 0:
+		return errors.New("limits.listener_events_per_window and limits.listener_window must be positive")
+	case l.ReadTimeout <= 0 || l.WriteTimeout <= 0 || l.IdleTimeout <= 0 || l.ShutdownTimeout <= 0:
+		return errors.New("limits.read_timeout, write_timeout, idle_timeout and shutdown_timeout must be positive")
+	}
+	return nil
+}
+
+// EnvToken is the environment variable that, when no tokens are configured, defines a single
+// ingest token named "default" for any stream: the simplest secure setup.
+const EnvToken = "EARSHOT_INGEST_TOKEN"
+
+// WithEnvToken adds the EARSHOT_INGEST_TOKEN token when no tokens are configured.
+func (c Config) WithEnvToken() Config {
+	if len(c.Tokens) == 0 && os.Getenv(EnvToken) != "" {
+		c.Tokens = []Token{{Name: "default", TokenEnv: EnvToken}}
+	}
+	return c
+}

@@ -1,0 +1,56 @@
+package collector
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/earshot/earshot/pkg/event"
+)
+
+type metrics struct {
+	accepted     prometheus.Counter
+	rejected     *prometheus.CounterVec
+	dropped      *prometheus.CounterVec
+	requests     *prometheus.CounterVec
+	kafkaLatency prometheus.Histogram
+}
+
+func newMetrics(reg *prometheus.Registry, p *Producer, pipe *Pipeline) *metrics {
+	m := &metrics{
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "earshot_collector_events_accepted_total", Help: "Events acknowledged by Kafka and answered with 200."}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "earshot_collector_events_rejected_total", Help: "Events that failed validation, by reason."}, []string{"reason"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "earshot_collector_events_dropped_total",
+			Help: "Valid events not forwarded, by reason (invalid traffic, stream not allowed, rate limits, Kafka unavailable, buffer full)."},
+			[]string{"reason"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "earshot_collector_requests_total", Help: "Requests to /v1/events by status code and failure reason."}, []string{"code", "reason"}),
+		kafkaLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "earshot_collector_kafka_write_seconds", Help: "Time from handing a request's events to Kafka until acks=all.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+	}
+	reg.MustRegister(m.accepted, m.rejected, m.dropped, m.requests, m.kafkaLatency,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "earshot_collector_buffer_events", Help: "Events waiting for Kafka acknowledgement."},
+			func() float64 { return float64(p.Inflight()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "earshot_collector_buffer_capacity_events", Help: "limits.inflight_events."},
+			func() float64 { return float64(p.capacity) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "earshot_collector_rate_untracked_events_total",
+			Help: "Events not checked against the per-listener rate because the table was full (limits.max_tracked_listeners)."},
+			func() float64 { return float64(pipe.rates.untracked.Load()) }),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// eventOutcome counts one event that was not forwarded: validation failures as rejected,
+// everything else as dropped.
+func (m *metrics) eventOutcome(r event.Reason) {
+	switch r {
+	case ReasonDeclaredBot, ReasonImpossibleRate, ReasonStreamNotAllowed:
+		m.dropped.WithLabelValues(string(r)).Inc()
+	default:
+		m.rejected.WithLabelValues(string(r)).Inc()
+	}
+}

@@ -1,0 +1,243 @@
+package collector
+
+import (
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/earshot/earshot/pkg/event"
+	"github.com/earshot/earshot/pkg/pseudo"
+)
+
+// Reasons an otherwise valid event is not forwarded. Like event.Reason values they are
+// counted in earshot_collector_events_dropped_total{reason} and reported per event.
+const (
+	// ReasonDeclaredBot: the User-Agent declares a bot or crawler (GIVT).
+	ReasonDeclaredBot event.Reason = "givt_declared_bot"
+	// ReasonImpossibleRate: the listener sent more events than a player can (GIVT).
+	ReasonImpossibleRate event.Reason = "givt_impossible_rate"
+	// ReasonStreamNotAllowed: the token is limited to other streams.
+	ReasonStreamNotAllowed event.Reason = "stream_not_allowed"
+)
+
+// ItemError reports one rejected event of a request.
+type ItemError struct {
+	Index   int          `json:"index"`
+	Reason  event.Reason `json:"reason"`
+	Message string       `json:"message"`
+}
+
+// Response is the JSON body the collector answers with.
+type Response struct {
+	Accepted int         `json:"accepted"`
+	Rejected int         `json:"rejected"`
+	Errors   []ItemError `json:"errors"`
+	// Error explains a request-level failure (401, 413, 429, 503, ...).
+	Error string `json:"error,omitempty"`
+}
+
+// Batch is the outcome of converting one request body: Kafka messages for the accepted events
+// and the response. Reuse it (Reset) to keep conversion free of allocations.
+type Batch struct {
+	Msgs     []kafkago.Message
+	Resp     Response
+	Invalid  int // rejected by validation (client errors)
+	Filtered int // valid but filtered (GIVT, stream not allowed)
+	buf      []byte
+	ends     []int
+}
+
+// Reset empties b for reuse.
+func (b *Batch) Reset() {
+	b.Msgs = b.Msgs[:0]
+	b.Resp = Response{Errors: b.Resp.Errors[:0]}
+	b.Invalid, b.Filtered = 0, 0
+	b.buf = b.buf[:0]
+	b.ends = b.ends[:0]
+}
+
+// Source describes who sent a request, as the pipeline needs it.
+type Source struct {
+	Streams     map[string]bool // nil: any stream
+	TrustedTime bool
+	Bot         bool // the User-Agent declares a bot
+}
+
+// Pipeline turns request bodies into Kafka records: parse, validate, filter, clamp time,
+// pseudonymize, encode. It is safe for concurrent use.
+type Pipeline struct {
+	hasher    *pseudo.Hasher
+	maxSkewMS int64
+	maxEvents int
+	rates     *listenerRates
+}
+
+// NewPipeline builds a Pipeline from the config.
+func NewPipeline(cfg Config) (*Pipeline, error) {
+	var prev *pseudo.Key
+	if cfg.Hash.PreviousKey != "" {
+		prev = &pseudo.Key{ID: cfg.Hash.PreviousKeyID, Secret: []byte(cfg.Hash.PreviousKey)}
+	}
+	h, err := pseudo.New(pseudo.Key{ID: cfg.Hash.KeyID, Secret: []byte(cfg.Hash.Key)}, prev, cfg.Hash.PreviousUntil)
+	if err != nil {
+		return nil, err
+	}
+	return &Pipeline{
+		hasher:    h,
+		maxSkewMS: cfg.Limits.MaxSkew.Milliseconds(),
+		maxEvents: cfg.Limits.MaxEventsPerRequest,
+		rates:     newListenerRates(cfg.Limits.ListenerEventsPerWindow, cfg.Limits.ListenerWindow, cfg.Limits.MaxTrackedListeners),
+	}, nil
+}
+
+// Convert fills b from body. A non-nil error means the body as a whole is malformed (an array
+// with a syntax error): nothing in it may be forwarded.
+func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Batch) error {
+	now := receivedAt.UnixMilli()
+	var rec event.Record
+	err := event.ParseBody(body, func(i int, e *event.Event, r event.Reason) {
+		if r == "" {
+			r = event.Validate(e)
+		}
+		if r == "" && i >= p.maxEvents {
+			r = event.ReasonTooManyEventsInReq
+		}
+		if r != "" {
+			b.Invalid++
+			b.reject(i, r)
+			return
+		}
+		switch {
+		case src.Bot:
+			r = ReasonDeclaredBot
+		case src.Streams != nil && !src.Streams[string(e.StreamID)]:
+			r = ReasonStreamNotAllowed
+		}
+		if r == "" {
+			p.record(e, src.TrustedTime, now, &rec)
+			if e.Type != event.TypeDisplayed && !p.rates.allow(rec.Listener, now) {
+				r = ReasonImpossibleRate
+			}
+		}
+		if r != "" {
+			b.Filtered++
+			b.reject(i, r)
+			return
+		}
+		b.buf = event.AppendRecord(b.buf, &rec)
+		b.ends = append(b.ends, len(b.buf))
+	})
+	if err != nil {
+		return err
+	}
+	b.Resp.Accepted = len(b.ends)
+	b.messages()
+	return nil
+}
+
+func (b *Batch) reject(i int, r event.Reason) {
+	b.Resp.Rejected++
+	b.Resp.Errors = append(b.Resp.Errors, ItemError{Index: i, Reason: r, Message: r.Message()})
+}
+
+// messages slices the encoded records out of buf once it no longer moves. The Kafka key is the
+// record's listener key (bytes 4..12 of the record, see docs/record.md).
+func (b *Batch) messages() {
+	start := 0
+	for _, end := range b.ends {
+		v := b.buf[start:end:end]
+		b.Msgs = append(b.Msgs, kafkago.Message{Key: v[4:12], Value: v})
+		start = end
+	}
+}
+
+// record fills rec from a valid event: clamped event time, listener key, fingerprint.
+func (p *Pipeline) record(e *event.Event, trusted bool, now int64, rec *event.Record) {
+	*rec = event.Record{
+		Type:           e.Type,
+		Fingerprint:    xxhash.Sum64(e.EventID),
+		EventTime:      e.TSMillis,
+		ReceivedAt:     now,
+		PlayedMS:       uint32(e.PlayedMS),
+		StalledMS:      uint32(e.StalledMS),
+		StreamID:       e.StreamID,
+		ErrorCode:      e.ErrorCode,
+		DisplayedCount: uint64(e.DisplayedCount),
+		Client:         e.Client,
+	}
+	if e.Muted {
+		rec.Flags |= event.FlagMuted
+	}
+	if trusted {
+		rec.Flags |= event.FlagTrustedTime
+	} else if lo := now - p.maxSkewMS; e.TSMillis < lo || e.TSMillis > now {
+		rec.EventTime = min(max(e.TSMillis, lo), now)
+		rec.Flags |= event.FlagTSClamped
+	}
+	if e.Type == event.TypeDisplayed {
+		// No listener: key the platform counter by stream so one partition owns it.
+		rec.Listener = xxhash.Sum64(e.StreamID)
+		return
+	}
+	rec.KeyID, rec.Listener = p.hasher.Hash(e.ListenerID, now)
+}
+
+// listenerRates counts events per listener key in fixed windows, keeping the current window
+// only, so memory follows the listeners active in it and never exceeds maxEntries. Sharded to
+// keep lock contention low.
+type listenerRates struct {
+	limit    int
+	windowMS int64
+	maxPer   int
+	shards   [64]rateShard
+	// untracked counts events not rate-checked because the table was full.
+	untracked atomic.Int64
+}
+
+type rateShard struct {
+	mu     sync.Mutex
+	window int64
+	counts map[uint64]uint16
+}
+
+func newListenerRates(limit int, window time.Duration, maxEntries int) *listenerRates {
+	r := &listenerRates{limit: limit, windowMS: window.Milliseconds(), maxPer: max(1, maxEntries/64)}
+	for i := range r.shards {
+		r.shards[i].counts = map[uint64]uint16{}
+	}
+	return r
+}
+
+// allow counts one event of listener at nowMillis and reports whether it is within the limit.
+func (r *listenerRates) allow(listener uint64, nowMillis int64) bool {
+	s := &r.shards[(listener>>32)%uint64(len(r.shards))]
+	w := nowMillis / r.windowMS
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w != s.window {
+		s.window = w
+		clear(s.counts)
+	}
+	c, ok := s.counts[listener]
+	if !ok && len(s.counts) >= r.maxPer {
+		r.untracked.Add(1)
+		return true // fail open: a full table must not drop real listeners
+	}
+	if int(c) < r.limit {
+		s.counts[listener] = c + 1
+		return true
+	}
+	return false
+}
+
+// listenerKey reads the listener key of an encoded record (for the balancer).
+func listenerKey(key []byte) uint64 {
+	if len(key) != 8 {
+		return xxhash.Sum64(key)
+	}
+	return binary.LittleEndian.Uint64(key)
+}

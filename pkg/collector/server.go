@@ -1,0 +1,428 @@
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	kafkago "github.com/segmentio/kafka-go"
+	"golang.org/x/time/rate"
+)
+
+// Server is the collector's HTTP front door.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	pipe     *Pipeline
+	producer *Producer
+	tokens   []tokenState
+	ips      *ipLimiter
+	bots     [][]byte
+	origins  map[string]bool
+	anyOrig  bool
+	metrics  *metrics
+	registry *prometheus.Registry
+	ready    readiness
+	pool     sync.Pool // *Batch
+	bodies   sync.Pool // *bytes.Buffer
+}
+
+type tokenState struct {
+	name    string
+	digest  [sha256.Size]byte
+	streams map[string]bool
+	trusted bool
+	limiter *rate.Limiter
+}
+
+// NewServer wires a Server. The caller owns producer's lifetime together with the Server's.
+func NewServer(cfg Config, producer *Producer, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	pipe, err := NewPipeline(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg, log: log, pipe: pipe, producer: producer,
+		ips:      newIPLimiter(rate.Limit(cfg.Limits.IPRequestsPerSecond), cfg.Limits.IPBurst, cfg.Limits.MaxTrackedIPs),
+		origins:  map[string]bool{},
+		registry: prometheus.NewRegistry(),
+	}
+	for _, t := range cfg.Tokens {
+		eps, burst := t.EventsPerSecond, t.Burst
+		if eps == 0 {
+			eps = cfg.Limits.TokenEventsPerSecond
+		}
+		if burst == 0 {
+			burst = cfg.Limits.TokenBurst
+		}
+		ts := tokenState{name: t.Name, digest: sha256.Sum256([]byte(t.Secret())), trusted: t.TrustedTime,
+			limiter: rate.NewLimiter(rate.Limit(eps), burst)}
+		if len(t.Streams) > 0 {
+			ts.streams = map[string]bool{}
+			for _, st := range t.Streams {
+				ts.streams[st] = true
+			}
+		}
+		s.tokens = append(s.tokens, ts)
+	}
+	for _, b := range cfg.BotUserAgents {
+		s.bots = append(s.bots, []byte(strings.ToLower(b)))
+	}
+	for _, o := range cfg.CORSOrigins {
+		if o == "*" {
+			s.anyOrig = true
+		}
+		s.origins[o] = true
+	}
+	s.metrics = newMetrics(s.registry, producer, pipe)
+	s.ready = readiness{brokers: cfg.Kafka.Brokers}
+	s.pool.New = func() any { return &Batch{} }
+	s.bodies.New = func() any { return new(bytes.Buffer) }
+	return s, nil
+}
+
+// Handler returns the HTTP routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/events", s.handleEvents)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	return mux
+}
+
+// HTTPServer returns an http.Server with the configured timeouts, so slow clients cannot hold
+// connections open.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Addr:              s.cfg.Listen,
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       s.cfg.Limits.ReadTimeout,
+		WriteTimeout:      s.cfg.Limits.WriteTimeout,
+		IdleTimeout:       s.cfg.Limits.IdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+	}
+}
+
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	s.cors(w, r)
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST, OPTIONS")
+		s.fail(w, http.StatusMethodNotAllowed, "request", "only POST is accepted", 0)
+		return
+	}
+	tok := s.authenticate(r)
+	if tok == nil {
+		s.fail(w, http.StatusUnauthorized, "unauthorized", "missing or unknown ingest token", 0)
+		return
+	}
+	if !s.ips.allow(clientIP(r, s.cfg.TrustForwardedFor), start) {
+		s.fail(w, http.StatusTooManyRequests, "rate_limited_ip", "too many requests from this address", time.Second)
+		return
+	}
+	buf := s.bodies.Get().(*bytes.Buffer)
+	defer s.putBody(buf)
+	if status, msg := s.readBody(r, buf); status != 0 {
+		reason := "bad_body"
+		if status == http.StatusRequestEntityTooLarge {
+			reason = "body_too_large"
+		}
+		s.fail(w, status, reason, msg, 0)
+		return
+	}
+
+	b := s.pool.Get().(*Batch)
+	defer s.putBatch(b)
+	b.Reset()
+	src := Source{Streams: tok.streams, TrustedTime: tok.trusted, Bot: s.isBot(r.UserAgent())}
+	if err := s.pipe.Convert(buf.Bytes(), src, start, b); err != nil {
+		s.fail(w, http.StatusBadRequest, "malformed_body", err.Error(), 0)
+		return
+	}
+	for _, e := range b.Resp.Errors {
+		s.metrics.eventOutcome(e.Reason)
+	}
+	if len(b.Msgs) > 0 && !tok.limiter.AllowN(start, len(b.Msgs)) {
+		s.metrics.dropped.WithLabelValues("rate_limited_token").Add(float64(len(b.Msgs)))
+		s.fail(w, http.StatusTooManyRequests, "rate_limited_token", "token is over its event rate", time.Second)
+		return
+	}
+	if len(b.Msgs) > 0 {
+		kstart := time.Now()
+		err := s.producer.Write(r.Context(), b.Msgs)
+		s.metrics.kafkaLatency.Observe(time.Since(kstart).Seconds())
+		if err != nil {
+			var re *RetryableError
+			retry := 2 * time.Second
+			if errors.As(err, &re) {
+				retry = re.RetryAfter
+			}
+			reason := "kafka_unavailable"
+			if errors.Is(err, ErrBufferFull) {
+				reason = "buffer_full"
+			}
+			s.metrics.dropped.WithLabelValues(reason).Add(float64(len(b.Msgs)))
+			s.log.Warn("cannot forward events", "events", len(b.Msgs), "err", err)
+			s.fail(w, http.StatusServiceUnavailable, reason, "cannot forward events now; retry later", retry)
+			return
+		}
+		s.metrics.accepted.Add(float64(len(b.Msgs)))
+	}
+	status := http.StatusOK
+	switch {
+	case len(b.Msgs) > 0:
+	case b.Invalid > 0 && b.Filtered == 0 || b.Resp.Rejected == 0:
+		status = http.StatusBadRequest // nothing valid was sent
+	case allStreamNotAllowed(b):
+		status = http.StatusForbidden
+	}
+	s.reply(w, status, &b.Resp)
+}
+
+func allStreamNotAllowed(b *Batch) bool {
+	for _, e := range b.Resp.Errors {
+		if e.Reason != ReasonStreamNotAllowed {
+			return false
+		}
+	}
+	return len(b.Resp.Errors) > 0
+}
+
+// authenticate finds the token in the Authorization header (Bearer), X-Earshot-Token, or the
+// token query parameter (navigator.sendBeacon cannot set headers). Every configured token is
+// compared, in constant time, so timing reveals neither which token matched nor how much of it.
+func (s *Server) authenticate(r *http.Request) *tokenState {
+	secret := r.Header.Get("X-Earshot-Token")
+	if a := r.Header.Get("Authorization"); secret == "" && len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		secret = a[7:]
+	}
+	if secret == "" {
+		secret = r.URL.Query().Get("token")
+	}
+	if secret == "" {
+		return nil
+	}
+	d := sha256.Sum256([]byte(secret))
+	var found *tokenState
+	for i := range s.tokens {
+		if subtle.ConstantTimeCompare(d[:], s.tokens[i].digest[:]) == 1 {
+			found = &s.tokens[i]
+		}
+	}
+	return found
+}
+
+// readBody reads the (optionally gzip-compressed) body into buf, enforcing the size limit
+// before and after decompression. It returns a non-zero status on failure.
+func (s *Server) readBody(r *http.Request, buf *bytes.Buffer) (int, string) {
+	limit := s.cfg.Limits.MaxBodyBytes
+	if r.ContentLength > limit {
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", limit)
+	}
+	var body io.Reader = http.MaxBytesReader(nil, r.Body, limit)
+	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			return http.StatusBadRequest, "bad gzip body: " + err.Error()
+		}
+		defer zr.Close()
+		body = zr
+	default:
+		return http.StatusUnsupportedMediaType, "unsupported Content-Encoding " + enc
+	}
+	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe) || n > limit:
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", limit)
+	case err != nil:
+		return http.StatusBadRequest, "cannot read body: " + err.Error()
+	case n == 0:
+		return http.StatusBadRequest, "empty body"
+	}
+	return 0, ""
+}
+
+func (s *Server) putBody(buf *bytes.Buffer) {
+	if buf.Cap() <= int(s.cfg.Limits.MaxBodyBytes)+bytes.MinRead {
+		buf.Reset()
+		s.bodies.Put(buf)
+	}
+}
+
+func (s *Server) putBatch(b *Batch) {
+	// Do not let references to the request body or Kafka messages outlive the request.
+	clear(b.Msgs)
+	s.pool.Put(b)
+}
+
+func (s *Server) isBot(ua string) bool {
+	if ua == "" {
+		return false
+	}
+	lower := []byte(strings.ToLower(ua))
+	for _, b := range s.bots {
+		if bytes.Contains(lower, b) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin == "" || !(s.anyOrig || s.origins[origin]) {
+		return
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "Content-Type, Content-Encoding, Authorization, X-Earshot-Token")
+		h.Set("Access-Control-Max-Age", "86400")
+	}
+}
+
+func (s *Server) fail(w http.ResponseWriter, status int, reason, msg string, retryAfter time.Duration) {
+	s.metrics.requests.WithLabelValues(strconv.Itoa(status), reason).Inc()
+	if retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((retryAfter+time.Second-1)/time.Second)))
+	}
+	s.writeJSON(w, status, &Response{Errors: []ItemError{}, Error: msg})
+}
+
+func (s *Server) reply(w http.ResponseWriter, status int, resp *Response) {
+	s.metrics.requests.WithLabelValues(strconv.Itoa(status), "").Inc()
+	if resp.Errors == nil {
+		resp.Errors = []ItemError{}
+	}
+	s.writeJSON(w, status, resp)
+}
+
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		s.log.Debug("cannot write response", "err", err)
+	}
+}
+
+func clientIP(r *http.Request, trustXFF bool) string {
+	if trustXFF {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			return strings.TrimSpace(first)
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// readiness caches the last Kafka metadata check for two seconds, so /readyz probes do not
+// hammer the brokers.
+type readiness struct {
+	brokers []string
+	mu      sync.Mutex
+	at      time.Time
+	err     error
+}
+
+func (rd *readiness) check(ctx context.Context) error {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if time.Since(rd.at) < 2*time.Second {
+		return rd.err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c := &kafkago.Client{Addr: kafkago.TCP(rd.brokers...), Timeout: 2 * time.Second}
+	_, rd.err = c.Metadata(ctx, &kafkago.MetadataRequest{})
+	rd.at = time.Now()
+	return rd.err
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if err := s.ready.check(r.Context()); err != nil {
+		http.Error(w, "kafka: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ok\n"))
+}
+
+// ipLimiter keeps a token bucket per client IP, bounded to max entries: when full, entries
+// idle for a minute are dropped, and if none are, the table restarts (fail open for a moment
+// rather than grow without bound).
+type ipLimiter struct {
+	mu    sync.Mutex
+	r     rate.Limit
+	burst int
+	max   int
+	m     map[string]*ipEntry
+}
+
+type ipEntry struct {
+	l    *rate.Limiter
+	seen time.Time
+}
+
+func newIPLimiter(r rate.Limit, burst, maxEntries int) *ipLimiter {
+	return &ipLimiter{r: r, burst: burst, max: maxEntries, m: map[string]*ipEntry{}}
+}
+
+func (l *ipLimiter) allow(ip string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.m[ip]
+	if !ok {
+		if len(l.m) >= l.max {
+			for k, v := range l.m {
+				if now.Sub(v.seen) > time.Minute {
+					delete(l.m, k)
+				}
+			}
+			if len(l.m) >= l.max {
+				clear(l.m)
+			}
+		}
+		e = &ipEntry{l: rate.NewLimiter(l.r, l.burst)}
+		l.m[ip] = e
+	}
+	e.seen = now
+	return e.l.AllowN(now, 1)
+}
+
+func (l *ipLimiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.m)
+}

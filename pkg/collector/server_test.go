@@ -1,0 +1,194 @@
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earshot/earshot/pkg/kafka"
+)
+
+// newTestServer returns a collector whose Kafka is unreachable (a closed port): every path
+// tested here ends before Kafka, except the 503 test, which relies on it.
+func newTestServer(t *testing.T, mutate func(*Config)) *httptest.Server {
+	t.Helper()
+	cfg := testConfig()
+	cfg.Kafka = kafka.Config{Brokers: []string{"127.0.0.1:1"}, Topic: "unused", Partitions: 1, ReplicationFactor: 1}
+	cfg.Limits.KafkaTimeout = 2 * time.Second
+	cfg.Tokens = append(cfg.Tokens, Token{Name: "scoped", Token: "scoped-token-0123456789", Streams: []string{"only-this"}})
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	p := NewProducer(cfg.Kafka, cfg.Limits.InflightEvents, cfg.Limits.KafkaTimeout)
+	s, err := NewServer(cfg, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { ts.Close(); p.Close() })
+	return ts
+}
+
+type reqOpt func(*http.Request)
+
+func post(t *testing.T, url, body string, opts ...reqOpt) (int, Response, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/v1/events", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer app-token-0123456789")
+	for _, o := range opts {
+		o(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r Response
+	data, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("response is not JSON (%v): %s", err, data)
+	}
+	return resp.StatusCode, r, resp.Header
+}
+
+const validEvent = `{"event_id":"e1","type":"join","stream_id":"s","listener_id":"u","ts":1723507200000}`
+
+func TestStatusCodes(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Limits.MaxBodyBytes = 4096 })
+	noAuth := func(r *http.Request) { r.Header.Del("Authorization") }
+	cases := []struct {
+		name   string
+		body   string
+		opts   []reqOpt
+		status int
+		reason string
+	}{
+		{"missing token", validEvent, []reqOpt{noAuth}, 401, ""},
+		{"forged token", validEvent, []reqOpt{func(r *http.Request) { r.Header.Set("Authorization", "Bearer app-token-0123456780") }}, 401, ""},
+		{"token prefix", validEvent, []reqOpt{func(r *http.Request) { r.Header.Set("Authorization", "Bearer app-token") }}, 401, ""},
+		{"oversized body", `[` + strings.Repeat(validEvent+",", 100) + validEvent + `]`, nil, 413, ""},
+		{"empty body", ``, nil, 400, ""},
+		{"malformed array", `[` + validEvent + `,{`, nil, 400, ""},
+		{"nothing valid", `{"event_id":"e"}`, nil, 400, "missing_type"},
+		{"stream not allowed for token", validEvent, []reqOpt{func(r *http.Request) { r.Header.Set("Authorization", "Bearer scoped-token-0123456789") }}, 403, "stream_not_allowed"},
+		{"declared bot", validEvent, []reqOpt{func(r *http.Request) { r.Header.Set("User-Agent", "Mozilla/5.0 (compatible; Googlebot/2.1)") }}, 200, "givt_declared_bot"},
+		{"unknown encoding", validEvent, []reqOpt{func(r *http.Request) { r.Header.Set("Content-Encoding", "br") }}, 415, ""},
+		{"kafka down", validEvent, nil, 503, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			status, r, h := post(t, ts.URL, c.body, c.opts...)
+			if status != c.status {
+				t.Fatalf("status %d, want %d (%+v)", status, c.status, r)
+			}
+			if c.reason != "" && (len(r.Errors) == 0 || string(r.Errors[0].Reason) != c.reason) {
+				t.Fatalf("errors %+v, want reason %s", r.Errors, c.reason)
+			}
+			if status >= 400 && r.Error == "" && len(r.Errors) == 0 {
+				t.Fatal("error response without an explanation")
+			}
+			if (status == 503 || status == 429) && h.Get("Retry-After") == "" {
+				t.Fatal("no Retry-After")
+			}
+		})
+	}
+}
+
+func TestGzipBombIsTooLarge(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Limits.MaxBodyBytes = 64 << 10 })
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(bytes.Repeat([]byte(" "), 10<<20)) // 10 MiB of spaces, ~10 KiB compressed
+	zw.Close()
+	status, _, _ := post(t, ts.URL, buf.String(), func(r *http.Request) { r.Header.Set("Content-Encoding", "gzip") })
+	if status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("gzip bomb: status %d, want 413", status)
+	}
+}
+
+func TestPerIPRateLimit(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Limits.IPRequestsPerSecond = 1; c.Limits.IPBurst = 3 })
+	codes := map[int]int{}
+	for range 10 {
+		status, _, h := post(t, ts.URL, `{"event_id":"e"}`)
+		codes[status]++
+		if status == 429 && h.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	}
+	if codes[400] < 3 || codes[400] > 4 || codes[429] < 6 {
+		t.Fatalf("status counts %v: want the burst of 3 through and the rest 429", codes)
+	}
+}
+
+func TestCORSAndBeacon(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.CORSOrigins = []string{"https://player.example"} })
+	req, _ := http.NewRequest(http.MethodOptions, ts.URL+"/v1/events", nil)
+	req.Header.Set("Origin", "https://player.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://player.example" ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	// Another origin gets no CORS grant.
+	req.Header.Set("Origin", "https://evil.example")
+	resp, _ = http.DefaultClient.Do(req)
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatal("CORS granted to an origin not configured")
+	}
+	// sendBeacon: text/plain, token in the query string. It reaches validation (400 for an
+	// invalid event rather than 401).
+	req, _ = http.NewRequest(http.MethodPost, ts.URL+"/v1/events?token=app-token-0123456789", strings.NewReader(`{"event_id":"e"}`))
+	req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+	resp, _ = http.DefaultClient.Do(req)
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("beacon with query token: %d, want 400 (authenticated, invalid event)", resp.StatusCode)
+	}
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	ts := newTestServer(t, nil)
+	resp, err := http.Get(ts.URL + "/v1/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") == "" {
+		t.Fatalf("GET: %d", resp.StatusCode)
+	}
+}
+
+func TestConfigValidateNamesTheKey(t *testing.T) {
+	f := func(mutate func(*Config), key string) {
+		t.Helper()
+		c := testConfig()
+		mutate(&c)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Fatalf("error %v does not name %s", err, key)
+		}
+	}
+	f(func(c *Config) { c.Tokens = nil }, "tokens")
+	f(func(c *Config) { c.Hash.Key = "short" }, "hash.key")
+	f(func(c *Config) { c.Tokens[0].Token = "short" }, "tokens[0]")
+	f(func(c *Config) { c.Limits.MaxBodyBytes = 0 }, "limits.max_body_bytes")
+	f(func(c *Config) { c.Kafka.Topic = "" }, "kafka.topic")
+	f(func(c *Config) { c.Hash.PreviousKey = testKey + "x" }, "hash.previous_until")
+	if err := testConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,69 @@
+// Package event defines earshot's client events: the JSON the collector accepts, the rules
+// that validate it (SPEC, "Events"), and the compact binary record that travels on Kafka from
+// collector to aggregator (docs/record.md).
+package event
+
+import "fmt"
+
+// Type is the kind of a client event.
+type Type uint8
+
+// Event types. The numbers are part of the Kafka record format: never renumber.
+const (
+	TypeJoin      Type = 1
+	TypeLeave     Type = 2
+	TypeHeartbeat Type = 3
+	TypePlay      Type = 4
+	TypeError     Type = 5
+	TypeDisplayed Type = 6
+)
+
+var typeNames = [...]string{TypeJoin: "join", TypeLeave: "leave", TypeHeartbeat: "heartbeat",
+	TypePlay: "play", TypeError: "error", TypeDisplayed: "displayed"}
+
+// String returns the JSON name of t.
+func (t Type) String() string {
+	if t.Valid() {
+		return typeNames[t]
+	}
+	return fmt.Sprintf("type(%d)", uint8(t))
+}
+
+// Valid reports whether t is one of the defined types.
+func (t Type) Valid() bool { return t >= TypeJoin && t <= TypeDisplayed }
+
+// ParseType maps a JSON type name to its Type; ok is false for unknown names.
+func ParseType(b []byte) (Type, bool) {
+	for t := TypeJoin; t <= TypeDisplayed; t++ {
+		if string(b) == typeNames[t] {
+			return t, true
+		}
+	}
+	return 0, false
+}
+
+// Client describes the player that sent an event. Fields alias the request body.
+type Client struct {
+	App, Version, Platform []byte
+}
+
+// Event is one client event as parsed from JSON. Byte-slice fields alias the request body and
+// are valid only while it is; the collector turns an Event into a Record before the body goes.
+// The Has fields say whether an optional field was present at all.
+type Event struct {
+	EventID    []byte
+	Type       Type
+	TypeName   []byte // the raw "type" value, kept for error messages
+	StreamID   []byte
+	ListenerID []byte
+	// TSMillis is the client's event time in unix milliseconds.
+	TSMillis int64
+	// PlayedMS and StalledMS are heartbeat fields, in milliseconds.
+	PlayedMS, StalledMS int64
+	Muted               bool
+	ErrorCode           []byte
+	DisplayedCount      int64
+	Client              Client
+
+	HasTS, HasPlayed, HasStalled, HasMuted, HasDisplayed, HasClient bool
+}

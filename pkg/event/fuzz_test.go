@@ -1,0 +1,95 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzParse checks the hand-written scanner against encoding/json on one NDJSON line: what
+// the scanner accepts is valid JSON with the same string values, and valid JSON objects (UTF-8,
+// nested no deeper than maxDepth) are never called malformed.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"event_id":"e1","type":"heartbeat","stream_id":"s","listener_id":"u","ts":1723507200000,"played_ms":10000}`))
+	f.Add([]byte(`{"event_id":"\u00e9\ud83d\ude00","type":"join","stream_id":"s","listener_id":"u","ts":"2024-08-13T00:00:00Z","x":[1,{"y":null}]}`))
+	f.Add([]byte(`{"event_id":"e","type":"displayed","stream_id":"s","ts":1,"displayed_count":1200000,"client":{"app":"a"}}`))
+	f.Add([]byte(`{"a":"\ud800\ud800","b":1e5,"c":-0.5}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		if bytes.IndexByte(line, '\n') >= 0 || bytes.HasPrefix(bytes.TrimLeft(line, " \t\r"), []byte("[")) {
+			return
+		}
+		var got Event
+		var reason Reason
+		calls := 0
+		if err := ParseBody(line, func(_ int, e *Event, r Reason) {
+			got, reason = *e, r
+			calls++
+		}); err != nil {
+			t.Fatalf("NDJSON parse returned a body error: %v", err)
+		}
+		if calls == 0 {
+			if len(bytes.TrimSpace(line)) != 0 {
+				t.Fatalf("non-blank line produced no event: %q", line)
+			}
+			return
+		}
+		var m map[string]any
+		jsonErr := json.Unmarshal(line, &m)
+		if reason != ReasonMalformed && reason != ReasonNotObject && jsonErr != nil {
+			t.Fatalf("scanner accepted what encoding/json rejects (%v): %q", jsonErr, line)
+		}
+		if reason == ReasonMalformed && jsonErr == nil && utf8.Valid(line) && depth(line) <= maxDepth {
+			t.Fatalf("scanner rejected valid JSON: %q", line)
+		}
+		if jsonErr != nil || reason != "" {
+			return
+		}
+		for name, v := range map[string][]byte{"event_id": got.EventID, "stream_id": got.StreamID, "listener_id": got.ListenerID} {
+			want, ok := m[name].(string)
+			if ok && string(v) != want {
+				t.Fatalf("%s: scanner %q, encoding/json %q", name, v, want)
+			}
+		}
+	})
+}
+
+func depth(b []byte) int {
+	d, maxD, inStr := 0, 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inStr && c == '\\':
+			i++
+		case c == '"':
+			inStr = !inStr
+		case !inStr && (c == '{' || c == '['):
+			d++
+			maxD = max(maxD, d)
+		case !inStr && (c == '}' || c == ']'):
+			d--
+		}
+	}
+	return maxD
+}
+
+// FuzzDecodeRecord checks the record decoder never panics, and that what it accepts
+// re-encodes to a record that decodes to the same thing.
+func FuzzDecodeRecord(f *testing.F) {
+	f.Add(AppendRecord(nil, &Record{Type: TypeHeartbeat, Listener: 7, PlayedMS: 10000, StalledMS: 3, StreamID: []byte("s"), Client: Client{App: []byte("a")}}))
+	f.Add(AppendRecord(nil, &Record{Type: TypeError, ErrorCode: []byte("net"), StreamID: []byte("s")}))
+	f.Add(AppendRecord(nil, &Record{Type: TypeDisplayed, DisplayedCount: 1 << 40, StreamID: []byte("s")}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r Record
+		if DecodeRecord(b, &r) != nil {
+			return
+		}
+		var again Record
+		if err := DecodeRecord(AppendRecord(nil, &r), &again); err != nil {
+			t.Fatalf("re-encoded record does not decode: %v", err)
+		}
+		if !reflect.DeepEqual(normalize(r), normalize(again)) {
+			t.Fatalf("round trip changed the record:\n%+v\n%+v", r, again)
+		}
+	})
+}
