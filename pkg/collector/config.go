@@ -12,10 +12,10 @@ import (
 // Config is the collector's whole configuration (see cmd/collector and docs/operations.md).
 type Config struct {
 	// Listen is the HTTP address for /v1/events, /metrics, /healthz and /readyz.
-	Listen string `mapstructure:"listen"`
+	Listen string       `mapstructure:"listen"`
 	Kafka  kafka.Config `mapstructure:"kafka"`
 	// Tokens are the ingest tokens. At least one is required.
-	Tokens []Token `mapstructure:"tokens"`
+	Tokens []Token    `mapstructure:"tokens"`
 	Hash   HashConfig `mapstructure:"hash"`
 	Limits Limits     `mapstructure:"limits"`
 	// CORSOrigins lists the browser origins allowed to post events ("*" for any).
