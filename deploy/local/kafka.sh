@@ -9,8 +9,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cache=${EARSHOT_CACHE:-$root/.cache}
-kdir=$cache/kafka
-libs=$kdir/libs
+# EARSHOT_KAFKA_DIR puts data, logs and pid of a second broker elsewhere (tests that stop
+# and restart a broker use their own, on other ports); the jars are shared.
+kdir=${EARSHOT_KAFKA_DIR:-$cache/kafka}
+libs=$cache/kafka/libs
 port=${EARSHOT_KAFKA_PORT:-9092}
 ctrl_port=${EARSHOT_KAFKA_CONTROLLER_PORT:-9093}
 heap=${EARSHOT_KAFKA_HEAP:-512m}

@@ -159,7 +159,7 @@ func (b *Batch) messages() {
 func (p *Pipeline) record(e *event.Event, trusted bool, now int64, rec *event.Record) {
 	*rec = event.Record{
 		Type:           e.Type,
-		Fingerprint:    xxhash.Sum64(e.EventID),
+		Fingerprint:    event.Fingerprint(e.EventID),
 		EventTime:      e.TSMillis,
 		ReceivedAt:     now,
 		PlayedMS:       uint32(e.PlayedMS),

@@ -156,8 +156,13 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 
 	b := s.pool.Get().(*Batch)
-	defer s.putBatch(b)
 	b.Reset()
+	reuse := true
+	defer func() {
+		if reuse {
+			s.putBatch(b)
+		}
+	}()
 	src := Source{Streams: tok.streams, TrustedTime: tok.trusted, Bot: s.isBot(r.UserAgent())}
 	if err := s.pipe.Convert(buf.Bytes(), src, start, b); err != nil {
 		s.fail(w, http.StatusBadRequest, "malformed_body", err.Error(), 0)
@@ -176,6 +181,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		err := s.producer.Write(r.Context(), b.Msgs)
 		s.metrics.kafkaLatency.Observe(time.Since(kstart).Seconds())
 		if err != nil {
+			// kafka-go may still hold the messages (a batch queued before the deadline is
+			// written later), so their buffer must not be reused for another request.
+			reuse = false
 			var re *RetryableError
 			retry := 2 * time.Second
 			if errors.As(err, &re) {

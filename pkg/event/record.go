@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // RecordVersion is the first byte of every record this code writes. Decoders reject versions
@@ -201,3 +203,6 @@ func (d *decoder) bytes() []byte {
 	d.i += int(n)
 	return s
 }
+
+// Fingerprint is the 64-bit hash of an event_id carried in the record for duplicate detection.
+func Fingerprint(eventID []byte) uint64 { return xxhash.Sum64(eventID) }

@@ -1,0 +1,59 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// Broker is a Kafka broker of the test's own (deploy/local/kafka.sh with its own data
+// directory and ports), for tests that stop and restart a broker without disturbing the
+// shared one other tests use.
+type Broker struct {
+	t    testing.TB
+	dir  string
+	port int
+}
+
+// RepoRoot is the repository's top directory.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// ScratchBroker starts a broker on 127.0.0.1:port (controller on port+1) and stops it when the
+// test ends. It needs the shared broker's jars, so it ends the test like Kafka does when the
+// shared broker is missing.
+func ScratchBroker(t testing.TB, port int) *Broker {
+	t.Helper()
+	Kafka(t)
+	b := &Broker{t: t, dir: t.TempDir(), port: port}
+	b.Start()
+	t.Cleanup(b.Stop)
+	return b
+}
+
+// Addr is the broker's address.
+func (b *Broker) Addr() string { return fmt.Sprintf("127.0.0.1:%d", b.port) }
+
+func (b *Broker) run(action string) {
+	b.t.Helper()
+	cmd := exec.Command("bash", filepath.Join(RepoRoot(), "deploy", "local", "kafka.sh"), action)
+	cmd.Env = append(os.Environ(),
+		"EARSHOT_KAFKA_DIR="+b.dir,
+		fmt.Sprintf("EARSHOT_KAFKA_PORT=%d", b.port),
+		fmt.Sprintf("EARSHOT_KAFKA_CONTROLLER_PORT=%d", b.port+1),
+		"EARSHOT_KAFKA_HEAP=256m")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.t.Fatalf("kafka.sh %s: %v\n%s", action, err, out)
+	}
+}
+
+// Start starts (or restarts) the broker and waits until it answers metadata requests.
+func (b *Broker) Start() { b.t.Helper(); b.run("start") }
+
+// Stop stops the broker (SIGTERM, then SIGKILL after 30 s).
+func (b *Broker) Stop() { b.t.Helper(); b.run("stop") }

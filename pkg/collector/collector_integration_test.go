@@ -1,0 +1,334 @@
+package collector_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/earshot/earshot/internal/testenv"
+	"github.com/earshot/earshot/pkg/client"
+	"github.com/earshot/earshot/pkg/collector"
+	"github.com/earshot/earshot/pkg/event"
+	"github.com/earshot/earshot/pkg/kafka"
+)
+
+const (
+	hashKey  = "integration-test-hashing-key-0123456789"
+	appToken = "integration-app-token"
+)
+
+func startCollector(t *testing.T, broker string, partitions int, mutate func(*collector.Config)) (*httptest.Server, collector.Config) {
+	t.Helper()
+	cfg := collector.DefaultConfig()
+	cfg.Kafka.Brokers = []string{broker}
+	cfg.Kafka.Topic = testenv.Name(t, "events")
+	cfg.Kafka.Partitions = partitions
+	cfg.Hash.Key = hashKey
+	cfg.Tokens = []collector.Token{{Name: "app", Token: appToken}}
+	cfg.Limits.KafkaTimeout = 3 * time.Second
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := kafka.EnsureTopic(ctx, cfg.Kafka); err != nil {
+		t.Fatal(err)
+	}
+	p := collector.NewProducer(cfg.Kafka, cfg.Limits.InflightEvents, cfg.Limits.KafkaTimeout)
+	s, err := collector.NewServer(cfg, p, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { ts.Close(); p.Close() })
+	return ts, cfg
+}
+
+// readAll reads every record of topic, partition by partition, until each partition's end.
+func readAll(t *testing.T, cfg kafka.Config) map[int][]kafkago.Message {
+	t.Helper()
+	out := map[int][]kafkago.Message{}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for p := range cfg.Partitions {
+		conn, err := kafkago.DialLeader(ctx, "tcp", cfg.Brokers[0], cfg.Topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := conn.ReadLastOffset()
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last == 0 {
+			continue
+		}
+		r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.Topic, Partition: p, MaxWait: 50 * time.Millisecond})
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				t.Fatalf("partition %d: %v", p, err)
+			}
+			out[p] = append(out[p], m)
+			if m.Offset == last-1 {
+				break
+			}
+		}
+		r.Close()
+	}
+	return out
+}
+
+func heartbeat(id, listener string, ts int64) client.Event {
+	return client.Event{EventID: id, Type: "heartbeat", StreamID: "space-1", ListenerID: listener, TS: ts, PlayedMS: client.Int(10_000)}
+}
+
+func TestEventsArriveDecodableAndKeyedByListener(t *testing.T) {
+	ts, cfg := startCollector(t, testenv.Kafka(t), 6, nil)
+	c := client.New(ts.URL, appToken)
+	now := time.Now().UnixMilli()
+	var evs []client.Event
+	for i := range 600 {
+		evs = append(evs, heartbeat(fmt.Sprint("ev-", i), fmt.Sprint("listener-", i%50), now-int64(i)))
+	}
+	evs = append(evs, client.Event{EventID: "bad", Type: "heartbeat", StreamID: "space-1", ListenerID: "x", TS: now}) // no played_ms
+	res, err := c.Send(context.Background(), evs)
+	if err != nil || res.Accepted != 600 || res.Rejected != 1 || res.Errors[0].Index != 600 {
+		t.Fatalf("send: %+v %v", res, err)
+	}
+	parts := readAll(t, cfg.Kafka)
+	total := 0
+	listenerPartition := map[uint64]int{}
+	for p, msgs := range parts {
+		for _, m := range msgs {
+			var r event.Record
+			if err := event.DecodeRecord(m.Value, &r); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(m.Value), "listener-") {
+				t.Fatal("raw listener id in Kafka")
+			}
+			if want := collector.PartitionOf(r.Listener, cfg.Kafka.Partitions); want != p {
+				t.Fatalf("listener %x in partition %d, want %d", r.Listener, p, want)
+			}
+			if q, ok := listenerPartition[r.Listener]; ok && q != p {
+				t.Fatal("one listener in two partitions")
+			}
+			listenerPartition[r.Listener] = p
+			if r.Type != event.TypeHeartbeat || r.PlayedMS != 10_000 || string(r.StreamID) != "space-1" {
+				t.Fatalf("record %+v", r)
+			}
+			total++
+		}
+	}
+	if total != 600 || len(listenerPartition) != 50 || len(parts) < 4 {
+		t.Fatalf("%d records, %d listeners in %d partitions", total, len(listenerPartition), len(parts))
+	}
+}
+
+// TestBrokerOutageLosesNothingAcknowledged stops the broker while a client keeps sending:
+// the collector answers 503, and after the restart every event that got a 200 is in Kafka
+// exactly once.
+func TestBrokerOutageLosesNothingAcknowledged(t *testing.T) {
+	broker := testenv.ScratchBroker(t, 19092)
+	ts, cfg := startCollector(t, broker.Addr(), 3, func(c *collector.Config) { c.Limits.IPRequestsPerSecond = 1000 })
+	c := client.New(ts.URL, appToken)
+	c.MaxRetries = 0 // see every 503
+	c.HTTP.Timeout = 15 * time.Second
+
+	var (
+		mu      sync.Mutex
+		acked   = map[string]bool{}
+		status  = map[int]int{}
+		batchNo atomic.Int64
+	)
+	send := func() {
+		n := batchNo.Add(1)
+		evs := make([]client.Event, 20)
+		for i := range evs {
+			evs[i] = heartbeat(fmt.Sprintf("b%d-%d", n, i), fmt.Sprintf("l%d-%d", n, i), time.Now().UnixMilli())
+		}
+		res, err := c.SendBatch(context.Background(), evs)
+		mu.Lock()
+		defer mu.Unlock()
+		var se *client.StatusError
+		switch {
+		case err == nil:
+			if res.Accepted != len(evs) {
+				t.Errorf("200 with %d of %d accepted: %+v", res.Accepted, len(evs), res.Errors)
+			}
+			status[200]++
+			for _, e := range evs {
+				acked[e.EventID] = true
+			}
+		case asStatus(err, &se):
+			status[se.Status]++
+		default:
+			status[0]++
+		}
+	}
+	phase := func(d time.Duration) {
+		for end := time.Now().Add(d); time.Now().Before(end); {
+			send()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	phase(2 * time.Second)
+	broker.Stop()
+	phase(4 * time.Second)
+	broker.Start()
+	phase(3 * time.Second)
+	// The writer reconnects: the last batches after the restart succeed.
+	ok := false
+	for range 100 {
+		before := status[200]
+		send()
+		if status[200] > before {
+			ok = true
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !ok {
+		t.Fatalf("collector never recovered after the broker restart: %v", status)
+	}
+	if status[503] == 0 {
+		t.Fatalf("no 503 while the broker was down: %v", status)
+	}
+	counts := map[string]int{}
+	for _, msgs := range readAll(t, cfg.Kafka) {
+		for _, m := range msgs {
+			var r event.Record
+			if err := event.DecodeRecord(m.Value, &r); err != nil {
+				t.Fatal(err)
+			}
+			counts[fmt.Sprint(r.Fingerprint)]++
+		}
+	}
+	fp := func(id string) string { return fmt.Sprint(event.Fingerprint([]byte(id))) }
+	for id := range acked {
+		if counts[fp(id)] != 1 {
+			t.Fatalf("acknowledged event %s is in Kafka %d times", id, counts[fp(id)])
+		}
+	}
+	t.Logf("statuses %v, %d events acknowledged, %d records in Kafka", status, len(acked), len(counts))
+}
+
+func asStatus(err error, se **client.StatusError) bool { return errors.As(err, se) }
+
+// TestAbuseDoesNotHurtWellBehavedClients sends 10 000 bad requests (malformed, oversized,
+// forged and missing tokens) and a client 10× over its token's rate, alongside a well-behaved
+// player: every bad request gets its status, memory stays bounded, the player keeps getting 200.
+func TestAbuseDoesNotHurtWellBehavedClients(t *testing.T) {
+	ts, _ := startCollector(t, testenv.Kafka(t), 2, func(c *collector.Config) {
+		c.Limits.MaxBodyBytes = 16 << 10
+		c.TrustForwardedFor = true // lets the test play many client addresses on loopback
+		c.Tokens = append(c.Tokens, collector.Token{Name: "greedy", Token: "greedy-token-0123456789", EventsPerSecond: 100, Burst: 100})
+	})
+	bodies := []struct {
+		body, token string
+		want        int
+	}{
+		{`{"event_id":`, appToken, 400},
+		{`[{"event_id":"a"},`, appToken, 400},
+		{`not json at all`, appToken, 400},
+		{strings.Repeat("x", 20<<10), appToken, 413},
+		{`{"event_id":"a","type":"join","stream_id":"s","listener_id":"u","ts":1}`, "forged-token-0000000", 401},
+		{`{"event_id":"a","type":"join","stream_id":"s","listener_id":"u","ts":1}`, "", 401},
+	}
+	httpc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	do := func(body, token, ip string) int {
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/v1/events", strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		req.Header.Set("X-Forwarded-For", ip)
+		resp, err := httpc.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	var wrong atomic.Int64
+	var wg sync.WaitGroup
+	const abusive = 10_000
+	for w := range 4 {
+		wg.Go(func() {
+			for i := w; i < abusive; i += 4 {
+				b := bodies[i%len(bodies)]
+				if got := do(b.body, b.token, fmt.Sprintf("10.1.%d.%d", i/250%250, i%250)); got != b.want {
+					if wrong.Add(1) < 5 {
+						t.Errorf("bad request %d: status %d, want %d", i, got, b.want)
+					}
+				}
+			}
+		})
+	}
+	// The greedy client sends 10× its 100 events/s for 2 s.
+	greedy := map[int]int{}
+	var gmu sync.Mutex
+	wg.Go(func() {
+		for i := range 40 {
+			var sb strings.Builder
+			for j := range 50 {
+				fmt.Fprintf(&sb, `{"event_id":"g%d-%d","type":"play","stream_id":"s","listener_id":"g%d-%d","ts":%d}`+"\n", i, j, i, j, time.Now().UnixMilli())
+			}
+			st := do(sb.String(), "greedy-token-0123456789", fmt.Sprintf("10.9.0.%d", i%200))
+			gmu.Lock()
+			greedy[st]++
+			gmu.Unlock()
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	// The well-behaved player: one batch every 100 ms.
+	player := client.New(ts.URL, appToken)
+	player.MaxRetries = 0
+	good := 0
+	for i := range 30 {
+		_, err := player.SendBatch(context.Background(), []client.Event{heartbeat(fmt.Sprint("p", i), "player", time.Now().UnixMilli())})
+		if err != nil {
+			t.Errorf("well-behaved client got %v during the abuse", err)
+		} else {
+			good++
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	wg.Wait()
+	if wrong.Load() > 0 {
+		t.Fatalf("%d bad requests got the wrong status", wrong.Load())
+	}
+	if greedy[429] < 25 || greedy[200] > 10 {
+		t.Fatalf("greedy client statuses %v: want mostly 429", greedy)
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if ms.HeapInuse > 256<<20 {
+		t.Fatalf("heap in use %d MiB after the abuse", ms.HeapInuse>>20)
+	}
+	t.Logf("player: %d/30 accepted; greedy: %v; heap in use %d MiB", good, greedy, ms.HeapInuse>>20)
+}
+
+// testWriter sends the collector's log lines to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
