@@ -61,8 +61,9 @@ $(STATICCHECK):
 demo: build
 	@echo "make demo: not yet — the end-to-end demo lands with the aggregator (issue: aggregator)."
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: build
+	@bash deploy/local/with-servers.sh bash -c '$(GO) test -run "^$$" -bench . -benchmem ./... && $(GO) run ./bench/collector'
+
 
 clean:
 	rm -rf $(EARSHOT_CACHE)/clickhouse $(EARSHOT_CACHE)/kafka/data

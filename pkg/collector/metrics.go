@@ -15,7 +15,7 @@ type metrics struct {
 	kafkaLatency prometheus.Histogram
 }
 
-func newMetrics(reg *prometheus.Registry, p *Producer, pipe *Pipeline) *metrics {
+func newMetrics(reg *prometheus.Registry, p *Producer, pipe *Pipeline, ips *ipLimiter) *metrics {
 	m := &metrics{
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "earshot_collector_events_accepted_total", Help: "Events acknowledged by Kafka and answered with 200."}),
@@ -39,6 +39,8 @@ func newMetrics(reg *prometheus.Registry, p *Producer, pipe *Pipeline) *metrics 
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "earshot_collector_rate_untracked_events_total",
 			Help: "Events not checked against the per-listener rate because the table was full (limits.max_tracked_listeners)."},
 			func() float64 { return float64(pipe.rates.untracked.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "earshot_collector_tracked_ips", Help: "Client addresses in the per-IP rate limiter (limits.max_tracked_ips)."},
+			func() float64 { return float64(ips.size()) }),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m

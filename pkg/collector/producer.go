@@ -54,9 +54,12 @@ func NewProducer(cfg kafka.Config, inflight int, timeout time.Duration) *Produce
 			BatchTimeout: 2 * time.Millisecond,
 			WriteTimeout: timeout,
 			ReadTimeout:  timeout,
-			// One attempt per request: a failure becomes a 503 and the client retries, so the
-			// request never waits longer than KafkaTimeout.
-			MaxAttempts: 1,
+			// Transient errors (leader elections, "not leader for partition") are retried
+			// quickly inside the writer; the request's deadline (KafkaTimeout) still bounds the
+			// wait, after which the client gets 503 and retries itself.
+			MaxAttempts:     3,
+			WriteBackoffMin: 20 * time.Millisecond,
+			WriteBackoffMax: 250 * time.Millisecond,
 		},
 		capacity: int64(inflight),
 		timeout:  timeout,

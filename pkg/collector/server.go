@@ -92,7 +92,7 @@ func NewServer(cfg Config, producer *Producer, log *slog.Logger) (*Server, error
 		}
 		s.origins[o] = true
 	}
-	s.metrics = newMetrics(s.registry, producer, pipe)
+	s.metrics = newMetrics(s.registry, producer, pipe, s.ips)
 	s.ready = readiness{brokers: cfg.Kafka.Brokers}
 	s.pool.New = func() any { return &Batch{} }
 	s.bodies.New = func() any { return new(bytes.Buffer) }
