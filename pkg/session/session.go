@@ -1,0 +1,790 @@
+// Package session turns one Kafka partition's event records into audience figures: it tracks
+// every listener's sessions by the SPEC's rules and fills per-minute windows (pkg/window),
+// which it closes as event time advances.
+//
+// Time. Events are released to the session logic in event-time order through a reorder
+// buffer: the partition's processing time P is the largest event time seen minus Lateness,
+// and every buffered event at or before P is applied, oldest first. Events older than P when
+// they arrive are late: they are applied as corrections (counters, distinct sets) to their
+// minute, which is re-emitted with a higher version, but they do not change sessions. A minute
+// closes once P passes its end plus Lookback (heartbeats report audio up to 10 s back), and is
+// kept Retention longer for corrections.
+//
+// Rules (SPEC, Definitions), per (stream, listener):
+//   - A session starts at join, or at the first heartbeat/play/error of a listener without a
+//     live session, and ends at leave or SessionTimeout after the listener's last event.
+//   - connected: a listener with a live session at any moment of the minute. The session's
+//     interval is applied to every minute it overlaps when the minute closes or the session
+//     ends, so a listener who is silent for 50 s still counts, by the rules.
+//   - hearing: ≥ HearingMin of unmuted audio rendered inside the minute. A heartbeat's
+//     played_ms covers [ts − played_ms, ts) and is split over minutes by overlap.
+//   - qualified: a session that accumulated ≥ Qualified of unmuted audio.
+//   - AQH persons: listeners with ≥ AQHMin of unmuted audio in the clock quarter hour.
+//   - start failure: a session without play (or audible audio) within StartFailureAfter.
+//   - duplicates: a listener's event whose event_id fingerprint matches one of its last three.
+//   - per-second concurrency: a listener counts at second s when s's midpoint lies in its
+//     session (connected) or in audio it rendered unmuted (hearing); overlapping heartbeat
+//     intervals of one listener are trimmed, so nobody counts twice in a second.
+package session
+
+import (
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/earshot/earshot/pkg/event"
+	"github.com/earshot/earshot/pkg/window"
+)
+
+// Config holds the rules' thresholds. Defaults are the SPEC's.
+type Config struct {
+	// SessionTimeout ends a session this long after the listener's last event (SPEC: 60 s).
+	SessionTimeout time.Duration `mapstructure:"session_timeout"`
+	// HearingMin is the unmuted audio a listener must render in a minute to count as hearing
+	// (SPEC: 2 000 ms, the MRC audible-impression rule).
+	HearingMin time.Duration `mapstructure:"hearing_min"`
+	// Qualified is the unmuted audio that makes a session qualified (SPEC: 60 s, IAB/Triton).
+	Qualified time.Duration `mapstructure:"qualified"`
+	// AQHMin is the unmuted audio in a quarter hour that makes an AQH person (Nielsen: 5 min).
+	AQHMin time.Duration `mapstructure:"aqh_min"`
+	// StartFailureAfter: a session with no play this long after it started is a start failure.
+	StartFailureAfter time.Duration `mapstructure:"start_failure_after"`
+	// Lateness is how far event time may run out of order: clients' clocks are clamped to
+	// 30 s of skew at the collector, plus a few seconds for batching; 35 s.
+	Lateness time.Duration `mapstructure:"lateness"`
+	// Lookback keeps a minute open after its end for heartbeats that report audio from before
+	// it: players beat every 10 s, so 15 s.
+	Lookback time.Duration `mapstructure:"lookback"`
+	// Retention keeps closed minutes for corrections by late events: 10 minutes.
+	Retention time.Duration `mapstructure:"retention"`
+}
+
+// DefaultConfig returns the SPEC's rules.
+func DefaultConfig() Config {
+	return Config{
+		SessionTimeout:    60 * time.Second,
+		HearingMin:        2 * time.Second,
+		Qualified:         60 * time.Second,
+		AQHMin:            5 * time.Minute,
+		StartFailureAfter: 30 * time.Second,
+		Lateness:          35 * time.Second,
+		Lookback:          15 * time.Second,
+		Retention:         10 * time.Minute,
+	}
+}
+
+// Validate names the first key that is wrong.
+func (c Config) Validate() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"session_timeout", c.SessionTimeout}, {"hearing_min", c.HearingMin}, {"qualified", c.Qualified},
+		{"aqh_min", c.AQHMin}, {"start_failure_after", c.StartFailureAfter}, {"lookback", c.Lookback},
+		{"retention", c.Retention}} {
+		if d.v <= 0 {
+			return errors.New("session." + d.name + " must be positive")
+		}
+	}
+	if c.Lateness < 0 {
+		return errors.New("session.lateness must not be negative")
+	}
+	return nil
+}
+
+// Listener flags.
+const (
+	fLive        = 1 << iota // a session is live
+	fPlayed                  // the live session has played
+	fFailCounted             // the live session's start failure was counted
+	fQualified               // the live session is qualified
+	fMinuteFinal             // the minute accumulator was finalized
+	fQuarterDone             // the quarter accumulator was finalized
+	fHasMinute               // minute/quarter accumulators are set
+)
+
+// listener is the packed per-(stream, listener) state: 48 bytes, plus ~15 bytes in the index
+// map. Times are milliseconds since the stream's base (uint32: 49 days).
+type listener struct {
+	key       uint64
+	start     uint32 // session start
+	last      uint32 // latest event time in the session
+	covered   uint32 // the session's connected time applied to minutes up to here
+	audEnd    uint32 // end of the latest audible interval applied per second
+	minute    uint32 // start of the minute accumulator
+	minPlayed uint32 // unmuted ms in that minute
+	qPlayed   uint32 // unmuted ms in the quarter of minute
+	sPlayed   uint32 // unmuted ms in the live session
+	fps       [3]uint32
+	flags     uint16
+	fpNext    uint8
+	_         uint8
+}
+
+// stream is one stream's state in this partition.
+type stream struct {
+	id        string
+	base      int64 // unix ms that listener times count from
+	index     map[uint64]int32
+	ls        []listener
+	free      []int32
+	minutes   map[int64]*window.Minute
+	quarters  map[int64]uint64 // open quarter start → AQH persons counted
+	qDirty    map[int64]bool
+	lastEvent int64
+}
+
+// Partition is the state of one Kafka partition. Not safe for concurrent use: one worker owns it.
+type Partition struct {
+	cfg                                                                   Config
+	id                                                                    uint16
+	tout, hearMin, qual, aqhMin, failAfter, lateness, lookback, retention int64
+
+	streams map[string]*stream
+	buf     reorder
+	// maxEvent is the largest event time seen; processed is P (see package doc); closedTo
+	// is the end of the last minute closed for all streams.
+	maxEvent, processed, closedTo int64
+	started                       bool
+	// Offset is the last Kafka offset folded in; rows carry it as their version.
+	Offset int64
+	// Dropped counts records that could not be applied, by reason.
+	Dropped map[string]uint64
+
+	out Output
+}
+
+// Output is what a Partition emits for the sink.
+type Output struct {
+	Minutes   []*window.Minute
+	Quarters  []QuarterCount
+	Listeners []window.ListenerRow
+}
+
+// QuarterCount is one stream's AQH persons for one quarter hour in this partition.
+type QuarterCount struct {
+	Stream     string
+	Start      int64
+	AQHPersons uint64
+}
+
+// New returns an empty partition state.
+func New(cfg Config, partition uint16) *Partition {
+	ms := func(d time.Duration) int64 { return d.Milliseconds() }
+	return &Partition{
+		cfg: cfg, id: partition,
+		tout: ms(cfg.SessionTimeout), hearMin: ms(cfg.HearingMin), qual: ms(cfg.Qualified), aqhMin: ms(cfg.AQHMin),
+		failAfter: ms(cfg.StartFailureAfter), lateness: ms(cfg.Lateness), lookback: ms(cfg.Lookback), retention: ms(cfg.Retention),
+		streams: map[string]*stream{}, Dropped: map[string]uint64{}, Offset: -1,
+	}
+}
+
+// ID is the partition number.
+func (p *Partition) ID() uint16 { return p.id }
+
+// Processed is the event time up to which events have been applied (P).
+func (p *Partition) Processed() int64 { return p.processed }
+
+// Add folds one record at Kafka offset into the state. The record's byte slices may be reused
+// by the caller afterwards.
+func (p *Partition) Add(r *event.Record, offset int64) {
+	p.Offset = offset
+	e := p.toEv(r)
+	if !p.started {
+		p.started = true
+		p.maxEvent = e.t
+		p.processed = e.t - p.lateness
+		p.closedTo = window.MinuteOf(p.processed)
+	}
+	if e.t <= p.processed {
+		p.applyLate(&e)
+		return
+	}
+	p.buf.push(e)
+	if e.t > p.maxEvent {
+		p.maxEvent = e.t
+		p.advance(p.maxEvent - p.lateness)
+	}
+}
+
+// AdvanceTo moves processing time forward to at least t (unix ms) even without events, so
+// the last minutes of a stream that went quiet close. The aggregator calls it with event time
+// extrapolated by wall-clock time since the last event.
+func (p *Partition) AdvanceTo(t int64) {
+	if p.started && t > p.processed {
+		p.advance(t)
+	}
+}
+
+// Flush closes every minute that holds data up to the newest event, as if the stream had
+// ended: for graceful shutdown, and for tests that want the final figures. Later events are
+// still applied (as corrections or new minutes).
+func (p *Partition) Flush() {
+	if !p.started {
+		return
+	}
+	p.advance(p.maxEvent + p.tout + p.lookback + window.MinuteMS)
+}
+
+func (p *Partition) advance(to int64) {
+	for {
+		// Release buffered events up to the next minute boundary that must close, so minutes
+		// close in order with exactly the events before them.
+		nextClose := p.closedTo + window.MinuteMS + p.lookback
+		target := min(to, nextClose)
+		for _, e := range p.buf.popThrough(target) {
+			p.apply(&e)
+		}
+		p.processed = max(p.processed, target)
+		if target < nextClose {
+			return
+		}
+		p.closeMinute(p.closedTo)
+		p.closedTo += window.MinuteMS
+	}
+}
+
+// ev is a record as the buffer keeps it: copied out of the Kafka message.
+type ev struct {
+	t         int64
+	listener  uint64
+	displayed uint64
+	fp        uint32
+	played    uint32
+	stalled   uint32
+	stream    string
+	code      string
+	typ       event.Type
+	flags     uint8
+}
+
+func (p *Partition) toEv(r *event.Record) ev {
+	s := p.stream(r.StreamID, r.EventTime)
+	e := ev{t: r.EventTime, listener: r.Listener, displayed: r.DisplayedCount, fp: uint32(r.Fingerprint),
+		played: r.PlayedMS, stalled: r.StalledMS, stream: s.id, typ: r.Type, flags: r.Flags}
+	if len(r.ErrorCode) > 0 {
+		e.code = string(r.ErrorCode)
+	}
+	return e
+}
+
+func (p *Partition) stream(id []byte, t int64) *stream {
+	if s, ok := p.streams[string(id)]; ok {
+		return s
+	}
+	s := &stream{id: string(id), base: t - 24*3600*1000, index: map[uint64]int32{}, minutes: map[int64]*window.Minute{},
+		quarters: map[int64]uint64{}, qDirty: map[int64]bool{}}
+	p.streams[s.id] = s
+	return s
+}
+
+// minute returns the stream's minute holding t, creating it while it may still be open.
+// It returns nil when that minute is no longer kept.
+func (p *Partition) minute(s *stream, t int64) *window.Minute {
+	start := window.MinuteOf(t)
+	if m, ok := s.minutes[start]; ok {
+		return m
+	}
+	if start < p.closedTo-p.retention {
+		return nil
+	}
+	m := window.NewMinute(s.id, start)
+	if start < p.closedTo {
+		m.Closed, m.Dirty = true, true // a correction to a minute that had no row yet
+	}
+	s.minutes[start] = m
+	return m
+}
+
+// streamOf finds the event's stream; it may have been forgotten while the event was buffered.
+func (p *Partition) streamOf(e *ev) *stream {
+	if s, ok := p.streams[e.stream]; ok {
+		return s
+	}
+	return p.stream([]byte(e.stream), e.t)
+}
+
+func (s *stream) rel(t int64) (uint32, bool) {
+	d := t - s.base
+	return uint32(d), d >= 0 && d < 1<<32
+}
+
+func (s *stream) abs(r uint32) int64 { return s.base + int64(r) }
+
+func (p *Partition) drop(reason string) { p.Dropped[reason]++ }
+
+// apply runs one in-order event through the session rules.
+func (p *Partition) apply(e *ev) {
+	s := p.streamOf(e)
+	s.lastEvent = max(s.lastEvent, e.t)
+	m := p.minute(s, e.t)
+	t, ok := s.rel(e.t)
+	if !ok || m == nil {
+		p.drop("time_out_of_range")
+		return
+	}
+	if e.typ == event.TypeDisplayed {
+		m.Displayed(e.displayed, e.t)
+		return
+	}
+	l := p.listenerFor(s, e.listener)
+	if l.seen(e.fp) {
+		m.Duplicates++
+		return
+	}
+	l.remember(e.fp)
+	if l.flags&fLive != 0 && int64(t) > int64(l.last)+p.tout {
+		p.endSession(s, l, s.abs(l.last)+p.tout, true)
+	}
+	switch e.typ {
+	case event.TypeJoin:
+		m.Joins++
+		if l.flags&fLive == 0 {
+			p.startSession(s, l, e.t)
+		}
+	case event.TypeLeave:
+		m.Leaves++
+		if l.flags&fLive != 0 {
+			l.last = max(l.last, t)
+			p.endSession(s, l, e.t, false)
+		}
+		return
+	default:
+		if l.flags&fLive == 0 {
+			// A heartbeat proves the listener was connected while its audio played.
+			start := e.t
+			if e.typ == event.TypeHeartbeat {
+				start -= int64(e.played)
+			}
+			p.startSession(s, l, start)
+		}
+		switch e.typ {
+		case event.TypePlay:
+			m.Plays++
+			l.flags |= fPlayed
+		case event.TypeError:
+			m.AddError(e.code)
+		case event.TypeHeartbeat:
+			m.StalledMS += uint64(e.stalled)
+			p.audio(s, l, e.t, int64(e.played), e.flags&event.FlagMuted != 0)
+		}
+	}
+	l.last = max(l.last, t)
+	p.checkStartFailure(s, l, e.t)
+}
+
+func (p *Partition) listenerFor(s *stream, key uint64) *listener {
+	if i, ok := s.index[key]; ok {
+		return &s.ls[i]
+	}
+	var i int32
+	if n := len(s.free); n > 0 {
+		i, s.free = s.free[n-1], s.free[:n-1]
+		s.ls[i] = listener{key: key}
+	} else {
+		i = int32(len(s.ls))
+		s.ls = append(s.ls, listener{key: key})
+	}
+	s.index[key] = i
+	return &s.ls[i]
+}
+
+func (l *listener) seen(fp uint32) bool {
+	return fp != 0 && (l.fps[0] == fp || l.fps[1] == fp || l.fps[2] == fp)
+}
+
+func (l *listener) remember(fp uint32) {
+	l.fps[l.fpNext] = fp
+	l.fpNext = (l.fpNext + 1) % uint8(len(l.fps))
+}
+
+func (p *Partition) startSession(s *stream, l *listener, t int64) {
+	r, _ := s.rel(t)
+	l.start, l.last, l.covered = r, r, r
+	l.sPlayed = 0
+	l.flags = l.flags&^(fPlayed|fFailCounted|fQualified) | fLive
+	// Connected from its first moment, even if the session is shorter than a second.
+	if m := p.minute(s, t); m != nil {
+		m.Connected.Insert(l.key)
+		m.MarkListener(l.key, window.FlagConnected, 0)
+	}
+}
+
+// endSession applies the rest of the session up to end and closes it.
+func (p *Partition) endSession(s *stream, l *listener, end int64, timeout bool) {
+	p.connect(s, l, end)
+	m := p.minute(s, end)
+	if m != nil && timeout {
+		m.Timeouts++
+	}
+	if l.flags&(fPlayed|fFailCounted) == 0 && m != nil {
+		m.StartFailures++ // ended before it ever played
+	}
+	l.flags &^= fLive | fPlayed | fFailCounted | fQualified
+	l.sPlayed = 0
+}
+
+// connect applies the session's connected time from covered up to `to` to every minute it
+// overlaps: distinct sets and per-second counts.
+func (p *Partition) connect(s *stream, l *listener, to int64) {
+	from := s.abs(l.covered)
+	for start := window.MinuteOf(from); start < to; start += window.MinuteMS {
+		m := p.minute(s, start)
+		if m == nil {
+			continue
+		}
+		m.Connected.Insert(l.key)
+		m.MarkListener(l.key, window.FlagConnected, 0)
+		m.AddSeconds(&m.ConnDiff, max(from, start), min(to, start+window.MinuteMS))
+	}
+	if r, ok := s.rel(to); ok && r > l.covered {
+		l.covered = r
+	}
+}
+
+// audio applies a heartbeat's played_ms, covering [t − played, t).
+func (p *Partition) audio(s *stream, l *listener, t, played int64, muted bool) {
+	if played <= 0 {
+		return
+	}
+	l.flags |= fPlayed // audio was rendered: the session started, muted or not
+	from := t - played
+	for start := window.MinuteOf(from); start < t; start += window.MinuteMS {
+		lo, hi := max(from, start), min(t, start+window.MinuteMS)
+		m := p.minute(s, start)
+		if m == nil {
+			continue
+		}
+		if muted {
+			m.MutedMS += uint64(hi - lo)
+			continue
+		}
+		m.PlayedMS += uint64(hi - lo)
+		m.MarkListener(l.key, 0, uint32(hi-lo))
+		p.accumulate(s, l, start, uint32(hi-lo))
+	}
+	if muted {
+		return
+	}
+	// Per-second hearing, trimmed so overlapping reports of one listener count once.
+	if a := max(from, s.abs(l.audEnd)); a < t {
+		for start := window.MinuteOf(a); start < t; start += window.MinuteMS {
+			if m := p.minute(s, start); m != nil {
+				m.AddSeconds(&m.HearDiff, max(a, start), min(t, start+window.MinuteMS))
+			}
+		}
+		l.audEnd, _ = s.rel(t)
+	}
+	l.sPlayed += uint32(played)
+	if l.flags&fQualified == 0 && int64(l.sPlayed) >= p.qual {
+		l.flags |= fQualified
+		if m := p.minute(s, t); m != nil {
+			m.Qualified++
+			m.MarkListener(l.key, window.FlagQualified, 0)
+		}
+	}
+}
+
+// accumulate adds unmuted ms in the minute starting at `start` to the listener's minute and
+// quarter accumulators, finalizing earlier ones as the listener moves on.
+func (p *Partition) accumulate(s *stream, l *listener, start int64, ms uint32) {
+	r, ok := s.rel(start)
+	if !ok {
+		return
+	}
+	has := l.flags&fHasMinute != 0
+	if has && r < l.minute {
+		return // an earlier minute than the listener's current one: counters only
+	}
+	if !has || r > l.minute {
+		sameQuarter := has && window.QuarterOf(start) == window.QuarterOf(s.abs(l.minute))
+		if has {
+			p.finalizeMinute(s, l)
+			if !sameQuarter {
+				p.finalizeQuarter(s, l)
+			}
+		}
+		if !sameQuarter {
+			l.qPlayed = 0
+			l.flags &^= fQuarterDone
+		}
+		l.minute, l.minPlayed = r, 0
+		l.flags = l.flags&^fMinuteFinal | fHasMinute
+	}
+	if l.flags&fMinuteFinal == 0 {
+		l.minPlayed += ms
+	}
+	if l.flags&fQuarterDone == 0 {
+		l.qPlayed += ms
+	}
+}
+
+func (p *Partition) finalizeMinute(s *stream, l *listener) {
+	if l.flags&(fHasMinute|fMinuteFinal) != fHasMinute {
+		return
+	}
+	l.flags |= fMinuteFinal
+	if int64(l.minPlayed) < p.hearMin {
+		return
+	}
+	if m := p.minute(s, s.abs(l.minute)); m != nil {
+		m.Hearing.Insert(l.key)
+		m.MarkListener(l.key, window.FlagHearing, 0)
+		if m.Closed {
+			m.Dirty = true
+		}
+	}
+}
+
+func (p *Partition) finalizeQuarter(s *stream, l *listener) {
+	if l.flags&(fHasMinute|fQuarterDone) != fHasMinute {
+		return
+	}
+	l.flags |= fQuarterDone
+	if int64(l.qPlayed) >= p.aqhMin {
+		q := window.QuarterOf(s.abs(l.minute))
+		s.quarters[q]++
+		s.qDirty[q] = true
+	}
+}
+
+func (p *Partition) checkStartFailure(s *stream, l *listener, now int64) {
+	if l.flags&(fLive|fPlayed|fFailCounted) != fLive {
+		return
+	}
+	deadline := s.abs(l.start) + p.failAfter
+	if now < deadline {
+		return
+	}
+	l.flags |= fFailCounted
+	if m := p.minute(s, deadline); m != nil {
+		m.StartFailures++
+	}
+}
+
+// closeMinute closes the minute starting at `start` for every stream: live sessions are
+// applied up to its end (or expire inside it), listeners' minute and quarter accumulators are
+// finalized, and the minute is queued for the sink.
+func (p *Partition) closeMinute(start int64) {
+	end := start + window.MinuteMS
+	quarterEnds := end%window.QuarterMS == 0
+	for _, s := range p.streams {
+		if len(s.index) == 0 && s.minutes[start] == nil {
+			continue
+		}
+		live := 0
+		for key, i := range s.index {
+			l := &s.ls[i]
+			if l.flags&fLive != 0 {
+				if exp := s.abs(l.last) + p.tout; exp <= end {
+					p.endSession(s, l, exp, true)
+				} else {
+					p.connect(s, l, end)
+					p.checkStartFailure(s, l, end)
+					live++
+				}
+			}
+			if l.flags&fHasMinute != 0 && s.abs(l.minute) <= start {
+				p.finalizeMinute(s, l)
+				if quarterEnds || window.QuarterOf(s.abs(l.minute)) < window.QuarterOf(start) {
+					p.finalizeQuarter(s, l)
+				}
+			}
+			done := l.flags&fHasMinute == 0 || l.flags&(fMinuteFinal|fQuarterDone) == fMinuteFinal|fQuarterDone
+			if l.flags&fLive == 0 && done {
+				delete(s.index, key)
+				s.free = append(s.free, i)
+			}
+		}
+		if m := s.minutes[start]; m != nil || live > 0 {
+			if m == nil {
+				m = p.minute(s, start)
+			}
+			m.Closed, m.Dirty = true, true
+		}
+		if quarterEnds {
+			q := window.QuarterOf(start)
+			if _, ok := s.quarters[q]; !ok {
+				s.quarters[q] = 0
+			}
+			s.qDirty[q] = true
+		}
+	}
+	p.collect(false)
+}
+
+// collect moves dirty minutes and quarters to the output and forgets what is past retention.
+// With all, open minutes are emitted too (graceful shutdown).
+func (p *Partition) collect(all bool) {
+	for _, s := range p.streams {
+		for start, m := range s.minutes {
+			if m.Dirty || all && !m.Closed {
+				p.out.Minutes = append(p.out.Minutes, m)
+				p.out.Listeners = m.ListenerRows(p.out.Listeners)
+				clear(m.Listeners)
+				m.Dirty = false
+			}
+			if m.Closed && start < p.closedTo-p.retention {
+				delete(s.minutes, start)
+			}
+		}
+		for q := range s.qDirty {
+			p.out.Quarters = append(p.out.Quarters, QuarterCount{Stream: s.id, Start: q, AQHPersons: s.quarters[q]})
+			delete(s.qDirty, q)
+		}
+		for q := range s.quarters {
+			if q+window.QuarterMS < p.closedTo-p.retention {
+				delete(s.quarters, q)
+			}
+		}
+		if len(s.index) == 0 && len(s.minutes) == 0 && len(s.quarters) == 0 && len(s.qDirty) == 0 {
+			delete(p.streams, s.id)
+		}
+	}
+}
+
+// applyLate applies an event that arrived after P passed it: a correction to its minute's
+// counters and distinct sets (the minute is re-emitted with a higher version). Sessions are
+// not changed: they have moved on.
+func (p *Partition) applyLate(e *ev) {
+	s := p.streamOf(e)
+	m := p.minute(s, e.t)
+	if m == nil {
+		if cur := p.minute(s, p.processed); cur != nil {
+			cur.TooLate++
+		}
+		p.drop("too_late")
+		return
+	}
+	if m.Closed {
+		m.Dirty = true
+	}
+	m.Late++
+	if e.typ == event.TypeDisplayed {
+		m.Displayed(e.displayed, e.t)
+		return
+	}
+	if i, ok := s.index[e.listener]; ok {
+		l := &s.ls[i]
+		if l.seen(e.fp) {
+			m.Duplicates++
+			return
+		}
+		l.remember(e.fp)
+	}
+	m.Connected.Insert(e.listener)
+	m.MarkListener(e.listener, window.FlagConnected, 0)
+	switch e.typ {
+	case event.TypeJoin:
+		m.Joins++
+	case event.TypeLeave:
+		m.Leaves++
+	case event.TypePlay:
+		m.Plays++
+	case event.TypeError:
+		m.AddError(e.code)
+	case event.TypeHeartbeat:
+		m.StalledMS += uint64(e.stalled)
+		if e.flags&event.FlagMuted != 0 {
+			m.MutedMS += uint64(e.played)
+		} else {
+			m.PlayedMS += uint64(e.played)
+			m.MarkListener(e.listener, 0, e.played)
+		}
+	}
+}
+
+// TakeOutput returns what was emitted since the last call, corrections included.
+func (p *Partition) TakeOutput() Output {
+	p.collect(false)
+	o := p.out
+	p.out = Output{}
+	return o
+}
+
+// EmitOpen queues every open minute too (their rows are superseded when they close): for
+// graceful shutdown and hand-over.
+func (p *Partition) EmitOpen() { p.collect(true) }
+
+// reorder buffers events by event time until processing time passes them: one bucket per
+// second of event time, each in Kafka order, so a push is an append and a release sorts only
+// one second's events.
+type reorder struct {
+	buckets map[int64][]ev
+	minSec  int64
+	n       int
+}
+
+func (r *reorder) push(e ev) {
+	if r.buckets == nil {
+		r.buckets = map[int64][]ev{}
+	}
+	sec := floorDiv(e.t, 1000)
+	if r.n == 0 || sec < r.minSec {
+		r.minSec = sec
+	}
+	r.buckets[sec] = append(r.buckets[sec], e)
+	r.n++
+}
+
+// popThrough returns the buffered events with t ≤ through, oldest first (stable for equal
+// times: Kafka order).
+func (r *reorder) popThrough(through int64) []ev {
+	if r.n == 0 {
+		return nil
+	}
+	last := floorDiv(through, 1000)
+	if last < r.minSec {
+		return nil
+	}
+	var secs []int64
+	if last-r.minSec > int64(2*len(r.buckets)) {
+		for sec := range r.buckets {
+			if sec <= last {
+				secs = append(secs, sec)
+			}
+		}
+		slices.Sort(secs)
+	} else {
+		for sec := r.minSec; sec <= last; sec++ {
+			if _, ok := r.buckets[sec]; ok {
+				secs = append(secs, sec)
+			}
+		}
+	}
+	var out []ev
+	for _, sec := range secs {
+		b := r.buckets[sec]
+		slices.SortStableFunc(b, func(x, y ev) int { return cmpInt(x.t, y.t) })
+		k := len(b)
+		if sec == last {
+			k, _ = slices.BinarySearchFunc(b, through+1, func(e ev, t int64) int { return cmpInt(e.t, t) })
+		}
+		out = append(out, b[:k]...)
+		r.n -= k
+		if k == len(b) {
+			delete(r.buckets, sec)
+		} else {
+			r.buckets[sec] = b[k:]
+		}
+	}
+	r.minSec = last // everything before `last` is gone
+	return out
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
