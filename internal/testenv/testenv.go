@@ -16,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/earshot/earshot/pkg/chconn"
 )
 
 // Required reports whether missing servers must fail tests instead of skipping them.
@@ -104,4 +107,41 @@ func Name(t testing.TB, prefix string) string {
 		s = s[:40]
 	}
 	return fmt.Sprintf("%s_%s_%d", prefix, s, time.Now().UnixNano())
+}
+
+// ClickHouseConfig returns a connection config for a fresh database of this test's own,
+// dropped when the test ends.
+func ClickHouseConfig(t testing.TB) chconn.Config {
+	t.Helper()
+	cfg := chconn.DefaultConfig()
+	cfg.Addr = ClickHouse(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := chconn.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := strings.ToLower(Name(t, "earshot"))
+	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+		admin.Close()
+	})
+	cfg.Database = db
+	return cfg
+}
+
+// ClickHouseDB opens a connection to a fresh database of this test's own.
+func ClickHouseDB(t testing.TB) driver.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := chconn.Open(ctx, ClickHouseConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }

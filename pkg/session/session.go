@@ -788,3 +788,8 @@ func cmpInt(a, b int64) int {
 	}
 	return 0
 }
+
+func eventType(b uint8) event.Type { return event.Type(b) }
+
+// MaxEvent is the largest event time seen (unix ms).
+func (p *Partition) MaxEvent() int64 { return p.maxEvent }
