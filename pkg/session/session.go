@@ -222,7 +222,9 @@ func (p *Partition) Flush() {
 	if !p.started {
 		return
 	}
-	p.advance(p.maxEvent + p.tout + p.lookback + window.MinuteMS)
+	// Through the end of the quarter hour in which the last session times out, so the AQH
+	// of the final quarter is counted too.
+	p.advance(window.QuarterOf(p.maxEvent+p.tout) + window.QuarterMS + p.lookback)
 }
 
 func (p *Partition) advance(to int64) {
