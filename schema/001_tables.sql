@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS minute_stats (
     hearing_exact      UInt8,
     connected_sketch   String,
     hearing_sketch     String,
+    qualified_sketch   String,
     sketch_version     UInt8,
     sketch_precision   UInt8,
     connected_per_sec  Array(UInt32),

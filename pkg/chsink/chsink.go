@@ -99,7 +99,7 @@ func (s *Sink) minutes(ctx context.Context, rows []window.MinuteRow) error {
 		return b.Append(r.Stream, r.Minute, r.Partition, r.Version,
 			r.Connected.Value, r.Connected.Lo, r.Connected.Hi, b2u(r.Connected.Exact),
 			r.Hearing.Value, r.Hearing.Lo, r.Hearing.Hi, b2u(r.Hearing.Exact),
-			string(r.ConnectedSketch), string(r.HearingSketch), uint8(sketch.Version), uint8(sketch.Precision),
+			string(r.ConnectedSketch), string(r.HearingSketch), string(r.QualifiedSketch), uint8(sketch.Version), uint8(sketch.Precision),
 			r.ConnectedPerSec, r.HearingPerSec,
 			r.Joins, r.Leaves, r.Timeouts, r.Plays, r.StartFailures, r.Errors, r.ErrorsByCode,
 			r.PlayedMS, r.MutedMS, r.StalledMS, r.Qualified, r.Late, r.Duplicates, r.TooLate,

@@ -481,6 +481,7 @@ func (p *Partition) audio(s *stream, l *listener, t, played int64, muted bool) {
 		l.flags |= fQualified
 		if m := p.minute(s, t); m != nil {
 			m.Qualified++
+			m.QualifiedSet.Insert(l.key)
 			m.MarkListener(l.key, window.FlagQualified, 0)
 		}
 	}

@@ -17,6 +17,7 @@ type MinuteRow struct {
 
 	Connected, Hearing             sketch.Count
 	ConnectedSketch, HearingSketch []byte
+	QualifiedSketch                []byte
 	ConnectedPerSec, HearingPerSec []uint32
 
 	Joins, Leaves, Timeouts, Plays, StartFailures, Errors uint64
@@ -61,10 +62,14 @@ func (m *Minute) Row(partition uint16, version uint64) (MinuteRow, error) {
 	if err != nil {
 		return MinuteRow{}, err
 	}
+	qs, err := m.QualifiedSet.MarshalBinary()
+	if err != nil {
+		return MinuteRow{}, err
+	}
 	r := MinuteRow{
 		Stream: m.Stream, Minute: time.UnixMilli(m.Start).UTC(), Partition: partition, Version: version,
 		Connected: m.Connected.Count(), Hearing: m.Hearing.Count(),
-		ConnectedSketch: cs, HearingSketch: hs,
+		ConnectedSketch: cs, HearingSketch: hs, QualifiedSketch: qs,
 		ConnectedPerSec: PerSecond(&m.ConnDiff), HearingPerSec: PerSecond(&m.HearDiff),
 		Joins: m.Joins, Leaves: m.Leaves, Timeouts: m.Timeouts, Plays: m.Plays, StartFailures: m.StartFailures,
 		Errors: m.Errors, ErrorsByCode: m.ErrorsByCode, PlayedMS: m.PlayedMS, MutedMS: m.MutedMS, StalledMS: m.StalledMS,

@@ -45,6 +45,9 @@ type Minute struct {
 	Start  int64 // unix ms
 
 	Connected, Hearing sketch.Set
+	// QualifiedSet holds the listeners whose session became qualified in this minute; unions
+	// over a range give cume_qualified.
+	QualifiedSet sketch.Set
 	// ConnDiff and HearDiff are difference arrays over the minute's 60 seconds: a listener
 	// connected (hearing) at second s adds 1 to [s] and −1 to [s+1]. A listener counts at a
 	// second when the second's midpoint lies in its session (its audible interval), so adjacent
