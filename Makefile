@@ -58,8 +58,10 @@ $(STATICCHECK):
 	GOBIN=$(EARSHOT_CACHE)/bin/tmp $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	mv $(EARSHOT_CACHE)/bin/tmp/staticcheck $@ && rmdir $(EARSHOT_CACHE)/bin/tmp
 
+## demo: a simulated live stream through collector → Kafka → aggregator → ClickHouse, then the
+## report with claim verdicts (servers are started and stopped as needed).
 demo: build
-	@echo "make demo: not yet — the end-to-end demo lands with the aggregator (issue: aggregator)."
+	@bash deploy/local/with-servers.sh bash deploy/local/demo.sh
 
 bench: build
 	@bash deploy/local/with-servers.sh bash -c '$(GO) test -run "^$$" -bench . -benchmem ./... && $(GO) run ./bench/collector'

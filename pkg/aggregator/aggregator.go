@@ -191,7 +191,12 @@ func (a *Aggregator) work(ctx, gctx context.Context, gen *kafkago.Generation, pa
 			return w.flush(fctx, true)
 		}
 		if idle := time.Since(lastMessage); idle >= a.cfg.IdleAdvance && w.st.Offset >= 0 {
-			w.st.AdvanceTo(w.st.MaxEvent() - a.cfg.Session.Lateness.Milliseconds() + idle.Milliseconds())
+			// Nothing arrived for a while: event time may move on with the wall clock, and up
+			// to the wall clock at once when the partition's events are in the past (a
+			// replayed or finished stream), since every event is clamped to ≤ its receipt.
+			lateness := a.cfg.Session.Lateness.Milliseconds()
+			w.st.AdvanceTo(max(w.st.MaxEvent()+idle.Milliseconds(), time.Now().UnixMilli()) - lateness)
+			a.log.Debug("idle advance", "partition", partition, "processed", time.UnixMilli(w.st.Processed()).UTC())
 		}
 		checkpoint := time.Since(lastCheckpoint) >= a.cfg.CheckpointInterval
 		if err := w.flush(stop, checkpoint); err != nil {

@@ -28,8 +28,9 @@ type Config struct {
 	// CheckpointInterval: partition state is checkpointed (and the offset committed) this
 	// often. A crash replays at most this much; a checkpoint of 1M listeners is ~60 MB.
 	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
-	// IdleAdvance: after this long without events, a partition's event time advances with
-	// the wall clock, so the last minutes of a stream that ended still close.
+	// IdleAdvance: after this long without events, a partition's event time advances to the
+	// wall clock (minus the lateness), so the last minutes of a stream that ended, or of a
+	// replay of a past stream, close.
 	IdleAdvance time.Duration `mapstructure:"idle_advance"`
 	// MaxPendingRows stops consuming while this many rows wait for ClickHouse (it is down or
 	// slow): lag grows in Kafka instead of memory here.

@@ -133,8 +133,11 @@ func (s *Sink) raw(ctx context.Context, rows []RawEvent) error {
 
 // Checkpoint stores a partition's state; nextOffset is where a resuming worker starts.
 func (s *Sink) Checkpoint(ctx context.Context, group, topic string, partition uint16, nextOffset int64, state []byte) error {
-	err := s.conn.Exec(ctx, "INSERT INTO checkpoints (consumer_group, topic, partition, next_offset, created_at, state) VALUES (?, ?, ?, ?, ?, ?)",
-		group, topic, partition, uint64(nextOffset), time.Now().UTC(), string(state))
+	// A batch (Native format), not a bound Exec: the state is binary, and client-side binding
+	// would put it raw into the SQL text.
+	err := s.batches(ctx, "checkpoints", 1, func(b driver.Batch, _ int) error {
+		return b.Append(group, topic, partition, uint64(nextOffset), time.Now().UTC(), string(state))
+	})
 	if err != nil {
 		return fmt.Errorf("cannot write checkpoint of partition %d: %w", partition, err)
 	}

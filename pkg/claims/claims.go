@@ -102,6 +102,9 @@ func ForStream(ctx context.Context, conn driver.Conn, stream string) ([]Claim, e
 		if err := rows.Scan(&c.ID, &c.StreamID, &c.Claimant, &c.Quote, &c.ClaimedValue, &c.Metric, &c.SaidAt, &c.SourceURL); err != nil {
 			return nil, err
 		}
+		if c.SaidAt.Unix() <= 0 {
+			c.SaidAt = time.Time{} // stored as the epoch: not given
+		}
 		out = append(out, c)
 	}
 	return out, rows.Err()

@@ -119,7 +119,9 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 		}
 		if r == "" {
 			p.record(e, src.TrustedTime, now, &rec)
-			if e.Type != event.TypeDisplayed && !p.rates.allow(rec.Listener, now) {
+			// Trusted tokens import or replay recorded streams at any speed: the per-listener
+			// rate of a live player does not apply to them.
+			if e.Type != event.TypeDisplayed && !src.TrustedTime && !p.rates.allow(rec.Listener, now) {
 				r = ReasonImpossibleRate
 			}
 		}
@@ -141,7 +143,17 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 
 func (b *Batch) reject(i int, r event.Reason) {
 	b.Resp.Rejected++
-	b.Resp.Errors = append(b.Resp.Errors, ItemError{Index: i, Reason: r, Message: r.Message()})
+	msg, ok := filterMessages[r]
+	if !ok {
+		msg = r.Message()
+	}
+	b.Resp.Errors = append(b.Resp.Errors, ItemError{Index: i, Reason: r, Message: msg})
+}
+
+var filterMessages = map[event.Reason]string{
+	ReasonDeclaredBot:      "filtered as invalid traffic: the User-Agent declares a bot",
+	ReasonImpossibleRate:   "filtered as invalid traffic: more events from this listener than a player sends",
+	ReasonStreamNotAllowed: "this token may not post to this stream",
 }
 
 // messages slices the encoded records out of buf once it no longer moves. The Kafka key is the

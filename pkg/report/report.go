@@ -277,3 +277,24 @@ func (r *Stream) HasDisplayed() bool {
 	}
 	return false
 }
+
+// WaitQuarter waits until every partition that holds the stream has written the AQH row of the
+// quarter hour starting at quarter (the aggregator writes it when the quarter closes, after
+// every minute in it), or ctx ends.
+func WaitQuarter(ctx context.Context, conn driver.Conn, stream string, quarter time.Time) error {
+	for {
+		var parts, done uint64
+		err := conn.QueryRow(ctx, `SELECT
+			(SELECT uniqExact(partition) FROM minute_stats WHERE stream_id = ?),
+			(SELECT uniqExact(partition) FROM quarter_stats WHERE stream_id = ? AND quarter = ?)`,
+			stream, stream, quarter.UTC()).Scan(&parts, &done)
+		if err == nil && parts > 0 && done == parts {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the %s quarter of %s: %w", quarter.UTC().Format("15:04"), stream, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}

@@ -242,6 +242,10 @@ func (p *Partition) advance(to int64) {
 		}
 		p.closeMinute(p.closedTo)
 		p.closedTo += window.MinuteMS
+		if len(p.streams) == 0 && p.buf.n == 0 && to > p.closedTo+window.MinuteMS+p.lookback {
+			// Nothing left to close: jump (a replayed stream from years ago, then idle).
+			p.closedTo = window.MinuteOf(to-p.lookback) - window.MinuteMS
+		}
 	}
 }
 
@@ -303,6 +307,11 @@ func (p *Partition) streamOf(e *ev) *stream {
 		return s
 	}
 	return p.stream([]byte(e.stream), e.t)
+}
+
+func (s *stream) hasQuarter(q int64) bool {
+	_, ok := s.quarters[q]
+	return ok
 }
 
 func (s *stream) rel(t int64) (uint32, bool) {
@@ -571,6 +580,12 @@ func (p *Partition) closeMinute(start int64) {
 	end := start + window.MinuteMS
 	quarterEnds := end%window.QuarterMS == 0
 	for _, s := range p.streams {
+		if quarterEnds {
+			// Every quarter hour the stream had a minute in gets a row, zero AQH persons included.
+			if q := window.QuarterOf(start); s.hasQuarter(q) {
+				s.qDirty[q] = true
+			}
+		}
 		if len(s.index) == 0 && s.minutes[start] == nil {
 			continue
 		}
@@ -603,13 +618,12 @@ func (p *Partition) closeMinute(start int64) {
 				m = p.minute(s, start)
 			}
 			m.Closed, m.Dirty = true, true
-		}
-		if quarterEnds {
-			q := window.QuarterOf(start)
-			if _, ok := s.quarters[q]; !ok {
+			if q := window.QuarterOf(start); !s.hasQuarter(q) {
 				s.quarters[q] = 0
+				if quarterEnds {
+					s.qDirty[q] = true
+				}
 			}
-			s.qDirty[q] = true
 		}
 	}
 	p.collect(false)

@@ -84,7 +84,10 @@ type Stream struct {
 	// Batches are the client requests in the order a collector receives them; duplicates
 	// (retries) appear as repeated batches.
 	Batches [][]client.Event
-	Events  int
+	// SendAt is when each batch is sent (unix ms of event time): clients post every heartbeat
+	// interval what happened since their last post.
+	SendAt []int64
+	Events int
 	// Displayed is the platform counter as sent: T and the count (in Played).
 	Displayed []Beat
 }
@@ -199,9 +202,11 @@ func Generate(sc Scenario) *Stream {
 	for _, k := range keys {
 		b := batches[k]
 		st.Batches = append(st.Batches, b)
+		st.SendAt = append(st.SendAt, k[0])
 		st.Events += len(b)
 		if r.Float64() < sc.DuplicateRate {
 			st.Batches = append(st.Batches, b) // a retry: the same events again
+			st.SendAt = append(st.SendAt, k[0])
 		}
 	}
 	return st

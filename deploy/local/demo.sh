@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# make demo: a simulated live stream (a small-scale model of the 12 Aug 2024 X Space) through
+# collector → Kafka → aggregator → ClickHouse, then the report with claim verdicts and an audit
+# of the sketches. Needs the local servers up (make demo wraps this in with-servers.sh).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cd "$root"
+cache=${EARSHOT_CACHE:-$root/.cache}
+bin=$cache/bin
+mkdir -p "$bin" "$cache/demo"
+go build -o "$bin/" ./cmd/collector ./cmd/aggregator ./cmd/earshot
+
+run_id=$(date +%s)
+export EARSHOT_CLICKHOUSE_DATABASE=earshot_demo
+export EARSHOT_KAFKA_TOPIC=earshot.demo.$run_id
+export EARSHOT_GROUP=earshot-demo-$run_id
+# Local demo secrets only; a deployment sets its own.
+export EARSHOT_HASH_KEY=demo-hashing-key-not-for-production-0123456789
+export EARSHOT_SIM_TOKEN=demo-simulator-token-0123456789
+export EARSHOT_IDLE_ADVANCE=5s EARSHOT_CHECKPOINT_INTERVAL=5s
+
+# A fresh database per run, so earlier runs never mix into this report.
+curl -fsS --data-binary "DROP DATABASE IF EXISTS $EARSHOT_CLICKHOUSE_DATABASE" http://127.0.0.1:8123/ >/dev/null
+curl -fsS --data-binary "CREATE DATABASE $EARSHOT_CLICKHOUSE_DATABASE" http://127.0.0.1:8123/ >/dev/null
+"$bin/earshot" migrate
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+"$bin/collector" --config deploy/local/demo-collector.yaml >"$cache/demo/collector.log" 2>&1 &
+pids+=($!)
+"$bin/aggregator" >"$cache/demo/aggregator.log" 2>&1 &
+pids+=($!)
+for url in http://127.0.0.1:8080/readyz http://127.0.0.1:8081/readyz; do
+  for _ in $(seq 1 60); do curl -fsS "$url" >/dev/null 2>&1 && break; sleep 0.5; done
+  curl -fsS "$url" >/dev/null || { echo "demo: $url not ready; see $cache/demo/*.log" >&2; exit 1; }
+done
+echo "demo: collector on :8080 and aggregator on :8081 are up (logs in $cache/demo/)"
+"$bin/earshot" simulate --listeners "${DEMO_LISTENERS:-2000}" --report --claims testdata/claims/x-space-2024-08-12-sim.json
+echo
+"$bin/earshot" verify --stream x-space-2024-08-12-sim

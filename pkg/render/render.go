@@ -1,0 +1,65 @@
+// Package render prints reports and claim verdicts for people.
+package render
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/earshot/earshot/pkg/claims"
+	"github.com/earshot/earshot/pkg/report"
+)
+
+// Report writes the stream's figures, optionally its minute curve, and the verdicts.
+func Report(w io.Writer, r *report.Stream, verdicts []claims.Verdict, minutes bool) {
+	fmt.Fprintf(w, "stream %s, %s – %s (%d minutes with data)\n\n", r.StreamID, r.From.Format("2006-01-02 15:04"),
+		r.To.Format("15:04 MST"), len(r.Minutes))
+	row := func(name, value, note string) { fmt.Fprintf(w, "  %-34s %-40s %s\n", name, value, note) }
+	row("displayed by the platform (max)", fmt.Sprint(r.DisplayedMax), at(r.DisplayedMaxAt))
+	row("peak concurrent connected", fmt.Sprint(r.PeakConcurrent), at(r.PeakConcurrentAt))
+	row("peak concurrent hearing", fmt.Sprint(r.PeakHearing), at(r.PeakHearingAt))
+	row("cume connected", report.Round(r.CumeConnected), "distinct listeners")
+	row("cume hearing", report.Round(r.CumeHearing), "heard ≥ 2 s in some minute")
+	row("cume qualified", report.Round(r.CumeQualified), "a session with ≥ 60 s of audio")
+	row("AQH persons", fmt.Sprintf("%.1f", r.AQHPersons), "≥ 5 min in a quarter hour, averaged")
+	row("TSL per hearing listener", r.TSL.Round(time.Second).String(), "")
+	failShare := 0.0
+	if r.Joins > 0 {
+		failShare = 100 * float64(r.StartFailures) / float64(r.Joins)
+	}
+	row("start failures", fmt.Sprintf("%d of %d joins (%.0f%%)", r.StartFailures, r.Joins, failShare), "no audio within 30 s")
+	row("client errors", fmt.Sprintf("%d %v", r.Errors, r.ErrorsByCode), "")
+	row("late / duplicate / too late", fmt.Sprintf("%d / %d / %d", r.Late, r.Duplicates, r.TooLate), "events")
+	if minutes {
+		fmt.Fprintf(w, "\n  %-6s %10s %10s %10s %10s %8s %8s\n", "minute", "connected", "hearing", "peak", "displayed", "joins", "failed")
+		for _, m := range r.Minutes {
+			fmt.Fprintf(w, "  %-6s %10.0f %10.0f %10d %10d %8d %8d\n", m.Start.Format("15:04"), m.Connected.Value, m.Hearing.Value,
+				m.PeakConcurrent, m.DisplayedMax, m.Joins, m.StartFailures)
+		}
+	}
+	if len(verdicts) > 0 {
+		fmt.Fprintf(w, "\nclaims\n")
+	}
+	for _, v := range verdicts {
+		fmt.Fprintf(w, "\n  %q — %s", v.Claim.Quote, v.Claim.Claimant)
+		if !v.Claim.SaidAt.IsZero() {
+			fmt.Fprintf(w, ", %s", v.Claim.SaidAt.UTC().Format("2006-01-02 15:04 UTC"))
+		}
+		fmt.Fprintf(w, "\n    claimed %s: %.0f\n", v.Claim.Metric, v.Claim.ClaimedValue)
+		if v.Kind != claims.NotMeasurable {
+			fmt.Fprintf(w, "    measured %s: %s %s\n", v.Measured.Name, report.Round(v.Measured.Count), v.Measured.Note)
+		}
+		fmt.Fprintf(w, "    verdict: %s\n", strings.ToUpper(v.String()[:1])+v.String()[1:])
+		if v.Claim.SourceURL != "" {
+			fmt.Fprintf(w, "    source: %s\n", v.Claim.SourceURL)
+		}
+	}
+}
+
+func at(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return "at " + t.UTC().Format("15:04:05 UTC")
+}
