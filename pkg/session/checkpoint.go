@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/earshot/earshot/pkg/event"
 	"github.com/earshot/earshot/pkg/window"
 )
 
@@ -44,10 +45,10 @@ type snapListener struct {
 }
 
 type snapEv struct {
-	T, Listener, Displayed uint64
-	Fp, Played, Stalled    uint32
-	Stream, Code           string
-	Typ, Flags             uint8
+	T, Listener, Aux uint64
+	Fp, Played       uint32
+	Stream, Code     string
+	Typ, Flags       uint8
 }
 
 // MarshalBinary serializes the partition state. Output that was not taken is not included:
@@ -81,8 +82,12 @@ func (p *Partition) MarshalBinary() ([]byte, error) {
 		snap.Streams = append(snap.Streams, ss)
 	}
 	for _, b := range p.buf.sortedAll() {
-		snap.Buffer = append(snap.Buffer, snapEv{T: uint64(b.t), Listener: b.listener, Displayed: b.displayed, Fp: b.fp,
-			Played: b.played, Stalled: b.stalled, Stream: b.stream, Code: b.code, Typ: uint8(b.typ), Flags: b.flags})
+		se := snapEv{T: uint64(b.t), Listener: b.listener, Fp: b.fp, Played: b.played, Stream: p.syms.name(b.stream),
+			Typ: uint8(b.typ), Flags: b.flags, Aux: b.aux}
+		if b.typ == event.TypeError {
+			se.Code, se.Aux = p.syms.name(uint32(b.aux)), 0
+		}
+		snap.Buffer = append(snap.Buffer, se)
 	}
 	var buf bytes.Buffer
 	buf.WriteByte(checkpointVersion)
@@ -129,8 +134,12 @@ func Restore(cfg Config, data []byte) (*Partition, error) {
 		p.streams[s.id] = s
 	}
 	for _, b := range snap.Buffer {
-		p.buf.push(ev{t: int64(b.T), listener: b.Listener, displayed: b.Displayed, fp: b.Fp, played: b.Played, stalled: b.Stalled,
-			stream: b.Stream, code: b.Code, typ: eventType(b.Typ), flags: b.Flags})
+		e := ev{t: int64(b.T), listener: b.Listener, aux: b.Aux, fp: b.Fp, played: b.Played,
+			stream: p.syms.intern([]byte(b.Stream)), typ: eventType(b.Typ), flags: b.Flags}
+		if e.typ == event.TypeError {
+			e.aux = uint64(p.syms.intern([]byte(b.Code)))
+		}
+		p.buf.push(e)
 	}
 	return p, nil
 }
@@ -144,9 +153,7 @@ func (r *reorder) sortedAll() []ev {
 	slices.Sort(secs)
 	var out []ev
 	for _, sec := range secs {
-		b := slices.Clone(r.buckets[sec])
-		slices.SortStableFunc(b, func(x, y ev) int { return cmpInt(x.t, y.t) })
-		out = append(out, b...)
+		out = append(out, r.buckets[sec].evs...)
 	}
 	return out
 }

@@ -141,6 +141,7 @@ type Partition struct {
 
 	streams map[string]*stream
 	buf     reorder
+	syms    symbols
 	// maxEvent is the largest event time seen; processed is P (see package doc); closedTo
 	// is the end of the last minute closed for all streams.
 	maxEvent, processed, closedTo int64
@@ -233,10 +234,12 @@ func (p *Partition) advance(to int64) {
 		// close in order with exactly the events before them.
 		nextClose := p.closedTo + window.MinuteMS + p.lookback
 		target := min(to, nextClose)
-		for _, e := range p.buf.popThrough(target) {
+		// Whole seconds only: every second before `sec` has ended at target.
+		sec := floorDiv(target+1, 1000)
+		for _, e := range p.buf.popBefore(sec) {
 			p.apply(&e)
 		}
-		p.processed = max(p.processed, target)
+		p.processed = max(p.processed, sec*1000-1)
 		if target < nextClose {
 			return
 		}
@@ -249,26 +252,52 @@ func (p *Partition) advance(to int64) {
 	}
 }
 
-// ev is a record as the buffer keeps it: copied out of the Kafka message.
+// ev is a record as the buffer keeps it, copied out of the Kafka message: 40 bytes. Strings
+// are interned symbols; aux holds stalled_ms (heartbeat), the error code's symbol (error) or
+// the displayed count (displayed).
 type ev struct {
-	t         int64
-	listener  uint64
-	displayed uint64
-	fp        uint32
-	played    uint32
-	stalled   uint32
-	stream    string
-	code      string
-	typ       event.Type
-	flags     uint8
+	t        int64
+	listener uint64
+	aux      uint64
+	fp       uint32
+	played   uint32
+	stream   uint32
+	typ      event.Type
+	flags    uint8
 }
 
+// symbols interns stream ids and error codes for the buffer.
+type symbols struct {
+	names []string
+	index map[string]uint32
+}
+
+func (y *symbols) intern(b []byte) uint32 {
+	if i, ok := y.index[string(b)]; ok {
+		return i
+	}
+	if y.index == nil {
+		y.index = map[string]uint32{}
+	}
+	i := uint32(len(y.names))
+	y.names = append(y.names, string(b))
+	y.index[y.names[i]] = i
+	return i
+}
+
+func (y *symbols) name(i uint32) string { return y.names[i] }
+
 func (p *Partition) toEv(r *event.Record) ev {
-	s := p.stream(r.StreamID, r.EventTime)
-	e := ev{t: r.EventTime, listener: r.Listener, displayed: r.DisplayedCount, fp: uint32(r.Fingerprint),
-		played: r.PlayedMS, stalled: r.StalledMS, stream: s.id, typ: r.Type, flags: r.Flags}
-	if len(r.ErrorCode) > 0 {
-		e.code = string(r.ErrorCode)
+	p.stream(r.StreamID, r.EventTime)
+	e := ev{t: r.EventTime, listener: r.Listener, fp: uint32(r.Fingerprint), played: r.PlayedMS,
+		stream: p.syms.intern(r.StreamID), typ: r.Type, flags: r.Flags}
+	switch r.Type {
+	case event.TypeHeartbeat:
+		e.aux = uint64(r.StalledMS)
+	case event.TypeError:
+		e.aux = uint64(p.syms.intern(r.ErrorCode))
+	case event.TypeDisplayed:
+		e.aux = r.DisplayedCount
 	}
 	return e
 }
@@ -303,10 +332,11 @@ func (p *Partition) minute(s *stream, t int64) *window.Minute {
 
 // streamOf finds the event's stream; it may have been forgotten while the event was buffered.
 func (p *Partition) streamOf(e *ev) *stream {
-	if s, ok := p.streams[e.stream]; ok {
+	id := p.syms.name(e.stream)
+	if s, ok := p.streams[id]; ok {
 		return s
 	}
-	return p.stream([]byte(e.stream), e.t)
+	return p.stream([]byte(id), e.t)
 }
 
 func (s *stream) hasQuarter(q int64) bool {
@@ -334,7 +364,7 @@ func (p *Partition) apply(e *ev) {
 		return
 	}
 	if e.typ == event.TypeDisplayed {
-		m.Displayed(e.displayed, e.t)
+		m.Displayed(e.aux, e.t)
 		return
 	}
 	l := p.listenerFor(s, e.listener)
@@ -345,6 +375,14 @@ func (p *Partition) apply(e *ev) {
 	l.remember(e.fp)
 	if l.flags&fLive != 0 && int64(t) > int64(l.last)+p.tout {
 		p.endSession(s, l, s.abs(l.last)+p.tout, true)
+	}
+	if l.flags&fLive != 0 {
+		// A play (or audio) at or after the deadline is a late start: check before applying it.
+		at := e.t
+		if e.typ == event.TypeHeartbeat {
+			at -= int64(e.played)
+		}
+		p.checkStartFailure(s, l, at)
 	}
 	switch e.typ {
 	case event.TypeJoin:
@@ -373,14 +411,13 @@ func (p *Partition) apply(e *ev) {
 			m.Plays++
 			l.flags |= fPlayed
 		case event.TypeError:
-			m.AddError(e.code)
+			m.AddError(p.syms.name(uint32(e.aux)))
 		case event.TypeHeartbeat:
-			m.StalledMS += uint64(e.stalled)
+			m.StalledMS += e.aux
 			p.audio(s, l, e.t, int64(e.played), e.flags&event.FlagMuted != 0)
 		}
 	}
 	l.last = max(l.last, t)
-	p.checkStartFailure(s, l, e.t)
 }
 
 func (p *Partition) listenerFor(s *stream, key uint64) *listener {
@@ -470,7 +507,6 @@ func (p *Partition) audio(s *stream, l *listener, t, played int64, muted bool) {
 			continue
 		}
 		m.PlayedMS += uint64(hi - lo)
-		m.MarkListener(l.key, 0, uint32(hi-lo))
 		p.accumulate(s, l, start, uint32(hi-lo))
 	}
 	if muted {
@@ -535,15 +571,18 @@ func (p *Partition) finalizeMinute(s *stream, l *listener) {
 		return
 	}
 	l.flags |= fMinuteFinal
-	if int64(l.minPlayed) < p.hearMin {
+	m := p.minute(s, s.abs(l.minute))
+	if m == nil {
 		return
 	}
-	if m := p.minute(s, s.abs(l.minute)); m != nil {
+	var flags uint8
+	if int64(l.minPlayed) >= p.hearMin {
 		m.Hearing.Insert(l.key)
-		m.MarkListener(l.key, window.FlagHearing, 0)
-		if m.Closed {
-			m.Dirty = true
-		}
+		flags = window.FlagHearing
+	}
+	m.MarkListener(l.key, flags, l.minPlayed)
+	if m.Closed {
+		m.Dirty = true
 	}
 }
 
@@ -677,7 +716,7 @@ func (p *Partition) applyLate(e *ev) {
 	}
 	m.Late++
 	if e.typ == event.TypeDisplayed {
-		m.Displayed(e.displayed, e.t)
+		m.Displayed(e.aux, e.t)
 		return
 	}
 	if i, ok := s.index[e.listener]; ok {
@@ -698,9 +737,9 @@ func (p *Partition) applyLate(e *ev) {
 	case event.TypePlay:
 		m.Plays++
 	case event.TypeError:
-		m.AddError(e.code)
+		m.AddError(p.syms.name(uint32(e.aux)))
 	case event.TypeHeartbeat:
-		m.StalledMS += uint64(e.stalled)
+		m.StalledMS += e.aux
 		if e.flags&event.FlagMuted != 0 {
 			m.MutedMS += uint64(e.played)
 		} else {
@@ -723,69 +762,72 @@ func (p *Partition) TakeOutput() Output {
 func (p *Partition) EmitOpen() { p.collect(true) }
 
 // reorder buffers events by event time until processing time passes them: one bucket per
-// second of event time, each in Kafka order, so a push is an append and a release sorts only
-// one second's events.
+// second of event time, released whole and in order. Within one second events keep their Kafka
+// order (sorting them would cost more than the whole rest of the hot path, and a listener's own
+// events are seconds apart), so release order is deterministic for a replay.
 type reorder struct {
-	buckets map[int64][]ev
+	buckets map[int64]*bucket
+	free    []*bucket
 	minSec  int64
 	n       int
+	scratch []ev
 }
+
+type bucket struct{ evs []ev }
 
 func (r *reorder) push(e ev) {
 	if r.buckets == nil {
-		r.buckets = map[int64][]ev{}
+		r.buckets = map[int64]*bucket{}
 	}
 	sec := floorDiv(e.t, 1000)
 	if r.n == 0 || sec < r.minSec {
 		r.minSec = sec
 	}
-	r.buckets[sec] = append(r.buckets[sec], e)
+	b := r.buckets[sec]
+	if b == nil {
+		if n := len(r.free); n > 0 {
+			b, r.free = r.free[n-1], r.free[:n-1]
+		} else {
+			b = &bucket{}
+		}
+		r.buckets[sec] = b
+	}
+	b.evs = append(b.evs, e)
 	r.n++
 }
 
-// popThrough returns the buffered events with t ≤ through, oldest first (stable for equal
-// times: Kafka order).
-func (r *reorder) popThrough(through int64) []ev {
-	if r.n == 0 {
-		return nil
-	}
-	last := floorDiv(through, 1000)
-	if last < r.minSec {
+// popBefore returns the buffered events of every second before `sec`, by second and in Kafka
+// order within a second. The result is valid until the next call.
+func (r *reorder) popBefore(sec int64) []ev {
+	r.scratch = r.scratch[:0]
+	if r.n == 0 || sec <= r.minSec {
 		return nil
 	}
 	var secs []int64
-	if last-r.minSec > int64(2*len(r.buckets)) {
-		for sec := range r.buckets {
-			if sec <= last {
-				secs = append(secs, sec)
+	if sec-r.minSec > int64(2*len(r.buckets)) {
+		for s := range r.buckets {
+			if s < sec {
+				secs = append(secs, s)
 			}
 		}
 		slices.Sort(secs)
 	} else {
-		for sec := r.minSec; sec <= last; sec++ {
-			if _, ok := r.buckets[sec]; ok {
-				secs = append(secs, sec)
+		for s := r.minSec; s < sec; s++ {
+			if _, ok := r.buckets[s]; ok {
+				secs = append(secs, s)
 			}
 		}
 	}
-	var out []ev
-	for _, sec := range secs {
-		b := r.buckets[sec]
-		slices.SortStableFunc(b, func(x, y ev) int { return cmpInt(x.t, y.t) })
-		k := len(b)
-		if sec == last {
-			k, _ = slices.BinarySearchFunc(b, through+1, func(e ev, t int64) int { return cmpInt(e.t, t) })
-		}
-		out = append(out, b[:k]...)
-		r.n -= k
-		if k == len(b) {
-			delete(r.buckets, sec)
-		} else {
-			r.buckets[sec] = b[k:]
-		}
+	for _, s := range secs {
+		b := r.buckets[s]
+		r.scratch = append(r.scratch, b.evs...)
+		r.n -= len(b.evs)
+		delete(r.buckets, s)
+		b.evs = b.evs[:0]
+		r.free = append(r.free, b)
 	}
-	r.minSec = last // everything before `last` is gone
-	return out
+	r.minSec = sec
+	return r.scratch
 }
 
 func floorDiv(a, b int64) int64 {
