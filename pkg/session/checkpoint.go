@@ -36,12 +36,11 @@ type snapStream struct {
 }
 
 type snapListener struct {
-	Key                                  uint64
-	Start, Last, Covered, AudEnd, Minute uint32
-	MinPlayed, QPlayed, SPlayed          uint32
-	Fps                                  [3]uint32
-	Flags                                uint16
-	FpNext                               uint8
+	Key                         uint64
+	Start, Last, AudEnd, Minute uint32
+	QPlayed, SPlayed            uint32
+	Fps                         [3]uint32
+	MinPlayed, Flags            uint16
 }
 
 type snapEv struct {
@@ -65,10 +64,10 @@ func (p *Partition) MarshalBinary() ([]byte, error) {
 		s := p.streams[id]
 		ss := snapStream{ID: s.id, Base: s.base, LastEvent: s.lastEvent, Quarters: s.quarters}
 		for key, i := range s.index {
-			l := s.ls[i]
-			ss.Listeners = append(ss.Listeners, snapListener{Key: key, Start: l.start, Last: l.last, Covered: l.covered,
+			l := s.at(i)
+			ss.Listeners = append(ss.Listeners, snapListener{Key: key, Start: l.start, Last: l.last,
 				AudEnd: l.audEnd, Minute: l.minute, MinPlayed: l.minPlayed, QPlayed: l.qPlayed, SPlayed: l.sPlayed,
-				Fps: l.fps, Flags: l.flags, FpNext: l.fpNext})
+				Fps: l.fps, Flags: l.flags})
 		}
 		slices.SortFunc(ss.Listeners, func(a, b snapListener) int { return cmpInt(int64(a.Key>>1), int64(b.Key>>1)) })
 		for _, m := range s.minutes {
@@ -118,9 +117,8 @@ func Restore(cfg Config, data []byte) (*Partition, error) {
 			s.quarters = map[int64]uint64{}
 		}
 		for _, l := range ss.Listeners {
-			s.index[l.Key] = int32(len(s.ls))
-			s.ls = append(s.ls, listener{key: l.Key, start: l.Start, last: l.Last, covered: l.Covered, audEnd: l.AudEnd,
-				minute: l.Minute, minPlayed: l.MinPlayed, qPlayed: l.QPlayed, sPlayed: l.SPlayed, fps: l.Fps, flags: l.Flags, fpNext: l.FpNext})
+			*p.listenerFor(s, l.Key).listener = listener{start: l.Start, last: l.Last, audEnd: l.AudEnd,
+				minute: l.Minute, minPlayed: l.MinPlayed, qPlayed: l.QPlayed, sPlayed: l.SPlayed, fps: l.Fps, flags: l.Flags}
 		}
 		for _, m := range ss.Minutes {
 			if m.Listeners == nil {

@@ -102,30 +102,36 @@ const (
 	fHasMinute               // minute/quarter accumulators are set
 )
 
-// listener is the packed per-(stream, listener) state: 48 bytes, plus ~15 bytes in the index
-// map. Times are milliseconds since the stream's base (uint32: 49 days).
+// listener is the packed per-(stream, listener) state: 40 bytes in pages of 4 096, plus ~26 in
+// the index map. Times are milliseconds since the stream's base (uint32: 49 days). The part of
+// a live session already applied to minutes is everything before max(start, closedTo).
 type listener struct {
-	key       uint64
 	start     uint32 // session start
 	last      uint32 // latest event time in the session
-	covered   uint32 // the session's connected time applied to minutes up to here
 	audEnd    uint32 // end of the latest audible interval applied per second
 	minute    uint32 // start of the minute accumulator
-	minPlayed uint32 // unmuted ms in that minute
 	qPlayed   uint32 // unmuted ms in the quarter of minute
 	sPlayed   uint32 // unmuted ms in the live session
 	fps       [3]uint32
-	flags     uint16
-	fpNext    uint8
-	_         uint8
+	minPlayed uint16 // unmuted ms in minute (≤ 60 000)
+	flags     uint16 // f* below; bits 14–15: next fingerprint slot
 }
+
+// lref is a listener with its key (the key lives in the index map only).
+type lref struct {
+	key uint64
+	*listener
+}
+
+const pageBits = 12
 
 // stream is one stream's state in this partition.
 type stream struct {
 	id        string
 	base      int64 // unix ms that listener times count from
 	index     map[uint64]int32
-	ls        []listener
+	pages     [][]listener
+	used      int32 // slots handed out
 	free      []int32
 	minutes   map[int64]*window.Minute
 	quarters  map[int64]uint64 // open quarter start → AQH persons counted
@@ -420,34 +426,40 @@ func (p *Partition) apply(e *ev) {
 	l.last = max(l.last, t)
 }
 
-func (p *Partition) listenerFor(s *stream, key uint64) *listener {
+func (p *Partition) listenerFor(s *stream, key uint64) lref {
 	if i, ok := s.index[key]; ok {
-		return &s.ls[i]
+		return lref{key, s.at(i)}
 	}
 	var i int32
 	if n := len(s.free); n > 0 {
 		i, s.free = s.free[n-1], s.free[:n-1]
-		s.ls[i] = listener{key: key}
 	} else {
-		i = int32(len(s.ls))
-		s.ls = append(s.ls, listener{key: key})
+		i = s.used
+		s.used++
+		if int(i>>pageBits) == len(s.pages) {
+			s.pages = append(s.pages, make([]listener, 1<<pageBits))
+		}
 	}
+	*s.at(i) = listener{}
 	s.index[key] = i
-	return &s.ls[i]
+	return lref{key, s.at(i)}
 }
+
+func (s *stream) at(i int32) *listener { return &s.pages[i>>pageBits][i&(1<<pageBits-1)] }
 
 func (l *listener) seen(fp uint32) bool {
 	return fp != 0 && (l.fps[0] == fp || l.fps[1] == fp || l.fps[2] == fp)
 }
 
 func (l *listener) remember(fp uint32) {
-	l.fps[l.fpNext] = fp
-	l.fpNext = (l.fpNext + 1) % uint8(len(l.fps))
+	slot := l.flags >> 14
+	l.fps[slot] = fp
+	l.flags = l.flags&(1<<14-1) | (slot+1)%3<<14
 }
 
-func (p *Partition) startSession(s *stream, l *listener, t int64) {
+func (p *Partition) startSession(s *stream, l lref, t int64) {
 	r, _ := s.rel(t)
-	l.start, l.last, l.covered = r, r, r
+	l.start, l.last = r, r
 	l.sPlayed = 0
 	l.flags = l.flags&^(fPlayed|fFailCounted|fQualified) | fLive
 	// Connected from its first moment, even if the session is shorter than a second.
@@ -458,7 +470,7 @@ func (p *Partition) startSession(s *stream, l *listener, t int64) {
 }
 
 // endSession applies the rest of the session up to end and closes it.
-func (p *Partition) endSession(s *stream, l *listener, end int64, timeout bool) {
+func (p *Partition) endSession(s *stream, l lref, end int64, timeout bool) {
 	p.connect(s, l, end)
 	m := p.minute(s, end)
 	if m != nil && timeout {
@@ -471,10 +483,10 @@ func (p *Partition) endSession(s *stream, l *listener, end int64, timeout bool) 
 	l.sPlayed = 0
 }
 
-// connect applies the session's connected time from covered up to `to` to every minute it
-// overlaps: distinct sets and per-second counts.
-func (p *Partition) connect(s *stream, l *listener, to int64) {
-	from := s.abs(l.covered)
+// connect applies the session's connected time not yet applied, from max(start, closedTo), up
+// to `to` to every minute it overlaps: distinct sets and per-second counts.
+func (p *Partition) connect(s *stream, l lref, to int64) {
+	from := max(s.abs(l.start), p.closedTo)
 	for start := window.MinuteOf(from); start < to; start += window.MinuteMS {
 		m := p.minute(s, start)
 		if m == nil {
@@ -484,13 +496,10 @@ func (p *Partition) connect(s *stream, l *listener, to int64) {
 		m.MarkListener(l.key, window.FlagConnected, 0)
 		m.AddSeconds(&m.ConnDiff, max(from, start), min(to, start+window.MinuteMS))
 	}
-	if r, ok := s.rel(to); ok && r > l.covered {
-		l.covered = r
-	}
 }
 
 // audio applies a heartbeat's played_ms, covering [t − played, t).
-func (p *Partition) audio(s *stream, l *listener, t, played int64, muted bool) {
+func (p *Partition) audio(s *stream, l lref, t, played int64, muted bool) {
 	if played <= 0 {
 		return
 	}
@@ -534,7 +543,7 @@ func (p *Partition) audio(s *stream, l *listener, t, played int64, muted bool) {
 
 // accumulate adds unmuted ms in the minute starting at `start` to the listener's minute and
 // quarter accumulators, finalizing earlier ones as the listener moves on.
-func (p *Partition) accumulate(s *stream, l *listener, start int64, ms uint32) {
+func (p *Partition) accumulate(s *stream, l lref, start int64, ms uint32) {
 	r, ok := s.rel(start)
 	if !ok {
 		return
@@ -559,14 +568,14 @@ func (p *Partition) accumulate(s *stream, l *listener, start int64, ms uint32) {
 		l.flags = l.flags&^fMinuteFinal | fHasMinute
 	}
 	if l.flags&fMinuteFinal == 0 {
-		l.minPlayed += ms
+		l.minPlayed += uint16(ms)
 	}
 	if l.flags&fQuarterDone == 0 {
 		l.qPlayed += ms
 	}
 }
 
-func (p *Partition) finalizeMinute(s *stream, l *listener) {
+func (p *Partition) finalizeMinute(s *stream, l lref) {
 	if l.flags&(fHasMinute|fMinuteFinal) != fHasMinute {
 		return
 	}
@@ -580,13 +589,13 @@ func (p *Partition) finalizeMinute(s *stream, l *listener) {
 		m.Hearing.Insert(l.key)
 		flags = window.FlagHearing
 	}
-	m.MarkListener(l.key, flags, l.minPlayed)
+	m.MarkListener(l.key, flags, uint32(l.minPlayed))
 	if m.Closed {
 		m.Dirty = true
 	}
 }
 
-func (p *Partition) finalizeQuarter(s *stream, l *listener) {
+func (p *Partition) finalizeQuarter(s *stream, l lref) {
 	if l.flags&(fHasMinute|fQuarterDone) != fHasMinute {
 		return
 	}
@@ -598,7 +607,7 @@ func (p *Partition) finalizeQuarter(s *stream, l *listener) {
 	}
 }
 
-func (p *Partition) checkStartFailure(s *stream, l *listener, now int64) {
+func (p *Partition) checkStartFailure(s *stream, l lref, now int64) {
 	if l.flags&(fLive|fPlayed|fFailCounted) != fLive {
 		return
 	}
@@ -630,7 +639,7 @@ func (p *Partition) closeMinute(start int64) {
 		}
 		live := 0
 		for key, i := range s.index {
-			l := &s.ls[i]
+			l := lref{key, s.at(i)}
 			if l.flags&fLive != 0 {
 				if exp := s.abs(l.last) + p.tout; exp <= end {
 					p.endSession(s, l, exp, true)
@@ -720,7 +729,7 @@ func (p *Partition) applyLate(e *ev) {
 		return
 	}
 	if i, ok := s.index[e.listener]; ok {
-		l := &s.ls[i]
+		l := s.at(i)
 		if l.seen(e.fp) {
 			m.Duplicates++
 			return
