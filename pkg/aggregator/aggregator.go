@@ -41,6 +41,7 @@ type metrics struct {
 	writeErrors  prometheus.Counter
 	checkpoints  prometheus.Counter
 	processedAge *prometheus.GaugeVec
+	visible      prometheus.Histogram
 }
 
 // New returns an Aggregator writing through conn.
@@ -63,13 +64,18 @@ func New(cfg Config, conn driver.Conn, log *slog.Logger) (*Aggregator, error) {
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "earshot_aggregator_write_errors_total",
 			Help: "Failed ClickHouse writes (retried; nothing is committed until they succeed)."}),
 		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{Name: "earshot_aggregator_checkpoints_total", Help: "Checkpoints written."}),
+		visible: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "earshot_aggregator_window_visible_seconds",
+			Help: "From a minute's close (processing time passed it) to its rows acknowledged by ClickHouse.", Buckets: prometheus.LinearBuckets(0.1, 0.1, 50)}),
 		processedAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "earshot_aggregator_processing_delay_seconds",
 			Help: "Wall clock minus the partition's processing time (event time applied up to)."}, []string{"partition"}),
 	}
-	a.reg.MustRegister(a.m.events, a.m.dropped, a.m.rows, a.m.lag, a.m.flush, a.m.writeErrors, a.m.checkpoints, a.m.processedAge,
+	a.reg.MustRegister(a.m.events, a.m.dropped, a.m.rows, a.m.lag, a.m.flush, a.m.writeErrors, a.m.checkpoints, a.m.processedAge, a.m.visible,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return a, nil
 }
+
+// Registry is the aggregator's metrics registry (served on /metrics).
+func (a *Aggregator) Registry() *prometheus.Registry { return a.reg }
 
 // Handler serves /metrics, /healthz and /readyz.
 func (a *Aggregator) Handler() http.Handler {
@@ -274,12 +280,17 @@ func (w *worker) flush(ctx context.Context, checkpoint bool) error {
 	out := w.st.TakeOutput()
 	version := uint64(max(w.st.Offset, 0))
 	b := chsink.Batch{Listeners: out.Listeners, Raw: w.raw}
+	var closedAt []time.Time
 	for _, m := range out.Minutes {
 		r, err := m.Row(w.partition, version)
 		if err != nil {
 			return err
 		}
 		b.Minutes = append(b.Minutes, r)
+		if !m.ClosedAt.IsZero() {
+			closedAt = append(closedAt, m.ClosedAt)
+			m.ClosedAt = time.Time{} // first emission only
+		}
 	}
 	for _, q := range out.Quarters {
 		b.Quarters = append(b.Quarters, window.QuarterRow{Stream: q.Stream, Quarter: time.UnixMilli(q.Start).UTC(),
@@ -297,9 +308,12 @@ func (w *worker) flush(ctx context.Context, checkpoint bool) error {
 			return err
 		}
 		a.m.flush.Observe(time.Since(start).Seconds())
+		for _, at := range closedAt {
+			a.m.visible.Observe(time.Since(at).Seconds())
+		}
 		a.m.rows.WithLabelValues("minute_stats").Add(float64(len(b.Minutes)))
 		a.m.rows.WithLabelValues("quarter_stats").Add(float64(len(b.Quarters)))
-		a.m.rows.WithLabelValues("listener_minutes").Add(float64(len(b.Listeners)))
+		a.m.rows.WithLabelValues("listener_minutes").Add(float64(len(b.Listeners.Rows)))
 		a.m.rows.WithLabelValues("events_raw").Add(float64(len(b.Raw)))
 	}
 	w.raw = w.raw[:0]

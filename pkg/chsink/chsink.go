@@ -45,12 +45,14 @@ type RawEvent struct {
 type Batch struct {
 	Minutes   []window.MinuteRow
 	Quarters  []window.QuarterRow
-	Listeners []window.ListenerRow
+	Listeners window.ListenerRows
 	Raw       []RawEvent
 }
 
 // Rows is the number of rows in b.
-func (b *Batch) Rows() int { return len(b.Minutes) + len(b.Quarters) + len(b.Listeners) + len(b.Raw) }
+func (b *Batch) Rows() int {
+	return len(b.Minutes) + len(b.Quarters) + len(b.Listeners.Rows) + len(b.Raw)
+}
 
 // Write inserts b. Listener rows go before minute rows, so a reader who sees a minute also
 // sees its distinct states.
@@ -114,10 +116,10 @@ func (s *Sink) quarters(ctx context.Context, rows []window.QuarterRow) error {
 	})
 }
 
-func (s *Sink) listeners(ctx context.Context, rows []window.ListenerRow) error {
-	return s.batches(ctx, "listener_minutes", len(rows), func(b driver.Batch, i int) error {
-		r := &rows[i]
-		return b.Append(r.Stream, r.Minute, r.Listener, r.Flags, r.PlayedMS)
+func (s *Sink) listeners(ctx context.Context, rows window.ListenerRows) error {
+	return s.batches(ctx, "listener_minutes", len(rows.Rows), func(b driver.Batch, i int) error {
+		r := &rows.Rows[i]
+		return b.Append(rows.Streams[r.Stream], time.UnixMilli(r.Minute).UTC(), r.Listener, r.Flags, r.PlayedMS)
 	})
 }
 

@@ -12,7 +12,12 @@ import (
 // 10 s for `beats` beats, in time order, as Kafka records.
 func heartbeatStream(listeners, beats int) [][]byte {
 	out := make([][]byte, 0, listeners*(beats+1))
-	key := func(i int) uint64 { return uint64(i)*0x9E3779B97F4A7C15 | 1 }
+	key := func(i int) uint64 { // splitmix64: uniform like the collector's HMAC keys
+		z := uint64(i+1) * 0x9E3779B97F4A7C15
+		z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
+		z = (z ^ z>>27) * 0x94D049BB133111EB
+		return z ^ z>>31
+	}
 	for i := range listeners {
 		r := event.Record{Type: event.TypeJoin, Listener: key(i), Fingerprint: uint64(i) << 20, EventTime: t0 + int64(i%10_000), StreamID: []byte("space-1")}
 		out = append(out, event.AppendRecord(nil, &r))
@@ -46,6 +51,9 @@ func BenchmarkDecodeAndApply(b *testing.B) {
 				b.Fatal(err)
 			}
 			p.Add(&rec, int64(off))
+			if off%100_000 == 0 {
+				p.TakeOutput() // the worker hands output to the sink every flush
+			}
 		}
 		p.Flush()
 		p.TakeOutput()

@@ -111,7 +111,7 @@ func Restore(cfg Config, data []byte) (*Partition, error) {
 		p.Dropped = snap.Dropped
 	}
 	for _, ss := range snap.Streams {
-		s := &stream{id: ss.ID, base: ss.Base, lastEvent: ss.LastEvent, index: make(map[uint64]int32, len(ss.Listeners)),
+		s := &stream{id: ss.ID, sym: p.syms.intern([]byte(ss.ID)), base: ss.Base, lastEvent: ss.LastEvent, index: make(map[uint64]int32, len(ss.Listeners)),
 			minutes: map[int64]*window.Minute{}, quarters: ss.Quarters, qDirty: map[int64]bool{}}
 		if s.quarters == nil {
 			s.quarters = map[int64]uint64{}
@@ -121,9 +121,6 @@ func Restore(cfg Config, data []byte) (*Partition, error) {
 				minute: l.Minute, minPlayed: l.MinPlayed, qPlayed: l.QPlayed, sPlayed: l.SPlayed, fps: l.Fps, flags: l.Flags}
 		}
 		for _, m := range ss.Minutes {
-			if m.Listeners == nil {
-				m.Listeners = map[uint64]window.ListenerMinute{}
-			}
 			s.minutes[m.Start] = m
 		}
 		for _, q := range ss.QDirty {

@@ -128,7 +128,8 @@ const pageBits = 12
 // stream is one stream's state in this partition.
 type stream struct {
 	id        string
-	base      int64 // unix ms that listener times count from
+	sym       uint32 // id's symbol
+	base      int64  // unix ms that listener times count from
 	index     map[uint64]int32
 	pages     [][]listener
 	used      int32 // slots handed out
@@ -146,6 +147,7 @@ type Partition struct {
 	tout, hearMin, qual, aqhMin, failAfter, lateness, lookback, retention int64
 
 	streams map[string]*stream
+	last    *stream // the stream of the previous record: most records continue it
 	buf     reorder
 	syms    symbols
 	// maxEvent is the largest event time seen; processed is P (see package doc); closedTo
@@ -157,14 +159,15 @@ type Partition struct {
 	// Dropped counts records that could not be applied, by reason.
 	Dropped map[string]uint64
 
-	out Output
+	out           Output
+	listenersHint int // capacity for the next output's listener rows
 }
 
 // Output is what a Partition emits for the sink.
 type Output struct {
 	Minutes   []*window.Minute
 	Quarters  []QuarterCount
-	Listeners []window.ListenerRow
+	Listeners window.ListenerRows
 }
 
 // QuarterCount is one stream's AQH persons for one quarter hour in this partition.
@@ -294,9 +297,13 @@ func (y *symbols) intern(b []byte) uint32 {
 func (y *symbols) name(i uint32) string { return y.names[i] }
 
 func (p *Partition) toEv(r *event.Record) ev {
-	p.stream(r.StreamID, r.EventTime)
+	s := p.last
+	if s == nil || s.id != string(r.StreamID) {
+		s = p.stream(r.StreamID, r.EventTime)
+		p.last = s
+	}
 	e := ev{t: r.EventTime, listener: r.Listener, fp: uint32(r.Fingerprint), played: r.PlayedMS,
-		stream: p.syms.intern(r.StreamID), typ: r.Type, flags: r.Flags}
+		stream: s.sym, typ: r.Type, flags: r.Flags}
 	switch r.Type {
 	case event.TypeHeartbeat:
 		e.aux = uint64(r.StalledMS)
@@ -312,8 +319,8 @@ func (p *Partition) stream(id []byte, t int64) *stream {
 	if s, ok := p.streams[string(id)]; ok {
 		return s
 	}
-	s := &stream{id: string(id), base: t - 24*3600*1000, index: map[uint64]int32{}, minutes: map[int64]*window.Minute{},
-		quarters: map[int64]uint64{}, qDirty: map[int64]bool{}}
+	s := &stream{id: string(id), sym: p.syms.intern(id), base: t - 24*3600*1000, index: map[uint64]int32{},
+		minutes: map[int64]*window.Minute{}, quarters: map[int64]uint64{}, qDirty: map[int64]bool{}}
 	p.streams[s.id] = s
 	return s
 }
@@ -465,7 +472,7 @@ func (p *Partition) startSession(s *stream, l lref, t int64) {
 	// Connected from its first moment, even if the session is shorter than a second.
 	if m := p.minute(s, t); m != nil {
 		m.Connected.Insert(l.key)
-		m.MarkListener(l.key, window.FlagConnected, 0)
+		p.mark(s, m, l.key, window.FlagConnected, 0)
 	}
 }
 
@@ -493,7 +500,7 @@ func (p *Partition) connect(s *stream, l lref, to int64) {
 			continue
 		}
 		m.Connected.Insert(l.key)
-		m.MarkListener(l.key, window.FlagConnected, 0)
+		p.mark(s, m, l.key, window.FlagConnected, 0)
 		m.AddSeconds(&m.ConnDiff, max(from, start), min(to, start+window.MinuteMS))
 	}
 }
@@ -536,7 +543,7 @@ func (p *Partition) audio(s *stream, l lref, t, played int64, muted bool) {
 		if m := p.minute(s, t); m != nil {
 			m.Qualified++
 			m.QualifiedSet.Insert(l.key)
-			m.MarkListener(l.key, window.FlagQualified, 0)
+			p.mark(s, m, l.key, window.FlagQualified, 0)
 		}
 	}
 }
@@ -589,7 +596,7 @@ func (p *Partition) finalizeMinute(s *stream, l lref) {
 		m.Hearing.Insert(l.key)
 		flags = window.FlagHearing
 	}
-	m.MarkListener(l.key, flags, uint32(l.minPlayed))
+	p.mark(s, m, l.key, flags, uint32(l.minPlayed))
 	if m.Closed {
 		m.Dirty = true
 	}
@@ -666,6 +673,7 @@ func (p *Partition) closeMinute(start int64) {
 				m = p.minute(s, start)
 			}
 			m.Closed, m.Dirty = true, true
+			m.ClosedAt = time.Now()
 			if q := window.QuarterOf(start); !s.hasQuarter(q) {
 				s.quarters[q] = 0
 				if quarterEnds {
@@ -684,8 +692,6 @@ func (p *Partition) collect(all bool) {
 		for start, m := range s.minutes {
 			if m.Dirty || all && !m.Closed {
 				p.out.Minutes = append(p.out.Minutes, m)
-				p.out.Listeners = m.ListenerRows(p.out.Listeners)
-				clear(m.Listeners)
 				m.Dirty = false
 			}
 			if m.Closed && start < p.closedTo-p.retention {
@@ -703,6 +709,9 @@ func (p *Partition) collect(all bool) {
 		}
 		if len(s.index) == 0 && len(s.minutes) == 0 && len(s.quarters) == 0 && len(s.qDirty) == 0 {
 			delete(p.streams, s.id)
+			if p.last == s {
+				p.last = nil
+			}
 		}
 	}
 }
@@ -737,7 +746,7 @@ func (p *Partition) applyLate(e *ev) {
 		l.remember(e.fp)
 	}
 	m.Connected.Insert(e.listener)
-	m.MarkListener(e.listener, window.FlagConnected, 0)
+	p.mark(s, m, e.listener, window.FlagConnected, 0)
 	switch e.typ {
 	case event.TypeJoin:
 		m.Joins++
@@ -753,16 +762,29 @@ func (p *Partition) applyLate(e *ev) {
 			m.MutedMS += uint64(e.played)
 		} else {
 			m.PlayedMS += uint64(e.played)
-			m.MarkListener(e.listener, 0, e.played)
+			p.mark(s, m, e.listener, 0, e.played)
 		}
 	}
+}
+
+// mark emits a listener_minutes row: what one listener did in minute m. A listener may get
+// several rows for one minute (connected at the close, hearing when its minute is final);
+// the distinct states they feed do not mind.
+func (p *Partition) mark(s *stream, m *window.Minute, listener uint64, flags uint8, playedMS uint32) {
+	if p.out.Listeners.Rows == nil {
+		p.out.Listeners.Rows = make([]window.ListenerRow, 0, p.listenersHint)
+	}
+	p.out.Listeners.Rows = append(p.out.Listeners.Rows, window.ListenerRow{Stream: s.sym, Minute: m.Start,
+		Listener: listener, Flags: flags, PlayedMS: playedMS})
 }
 
 // TakeOutput returns what was emitted since the last call, corrections included.
 func (p *Partition) TakeOutput() Output {
 	p.collect(false)
 	o := p.out
+	o.Listeners.Streams = p.syms.names // append-only: this view stays valid
 	p.out = Output{}
+	p.listenersHint = max(p.listenersHint, len(o.Listeners.Rows))
 	return o
 }
 

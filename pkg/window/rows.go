@@ -43,12 +43,21 @@ type QuarterRow struct {
 // ListenerRow is one row of listener_minutes: what one listener did in one minute. The table
 // is a Null engine; a materialized view keeps uniqCombined64 states per (stream, minute), so
 // SQL alone can count distinct listeners over any minute-aligned range.
+//
+// It holds no pointers (the stream is an index into ListenerRows.Streams), so millions of them
+// cost the garbage collector nothing to scan.
 type ListenerRow struct {
-	Stream   string
-	Minute   time.Time
+	Minute   int64 // unix ms
 	Listener uint64
-	Flags    uint8
 	PlayedMS uint32
+	Stream   uint32
+	Flags    uint8
+}
+
+// ListenerRows are listener rows with the stream ids they refer to.
+type ListenerRows struct {
+	Rows    []ListenerRow
+	Streams []string
 }
 
 // Row renders the minute for ClickHouse. It estimates the sketches (compacting them), so call
@@ -81,13 +90,4 @@ func (m *Minute) Row(partition uint16, version uint64) (MinuteRow, error) {
 		r.ErrorsByCode = map[string]uint64{}
 	}
 	return r, nil
-}
-
-// ListenerRows renders the minute's listener rows.
-func (m *Minute) ListenerRows(dst []ListenerRow) []ListenerRow {
-	at := time.UnixMilli(m.Start).UTC()
-	for k, lm := range m.Listeners {
-		dst = append(dst, ListenerRow{Stream: m.Stream, Minute: at, Listener: k, Flags: lm.Flags, PlayedMS: lm.PlayedMS})
-	}
-	return dst
 }

@@ -8,6 +8,8 @@
 package window
 
 import (
+	"time"
+
 	"github.com/earshot/earshot/pkg/sketch"
 )
 
@@ -68,27 +70,15 @@ type Minute struct {
 	HasDisplayed                bool
 	DisplayedMax, DisplayedLast uint64
 	DisplayedLastAt             int64
-	Listeners                   map[uint64]ListenerMinute
 	Closed, Dirty               bool
-}
-
-// ListenerMinute is what one listener did in one minute (a row of listener_minutes).
-type ListenerMinute struct {
-	Flags    uint8
-	PlayedMS uint32
+	// ClosedAt is the wall-clock time the minute closed, for the close-to-visible metric; it
+	// is in no row and no checkpoint decision.
+	ClosedAt time.Time
 }
 
 // NewMinute returns an empty minute.
 func NewMinute(stream string, start int64) *Minute {
-	return &Minute{Stream: stream, Start: start, Listeners: map[uint64]ListenerMinute{}}
-}
-
-// MarkListener sets flags for listener in this minute.
-func (m *Minute) MarkListener(listener uint64, flags uint8, playedMS uint32) {
-	lm := m.Listeners[listener]
-	lm.Flags |= flags
-	lm.PlayedMS += playedMS
-	m.Listeners[listener] = lm
+	return &Minute{Stream: stream, Start: start}
 }
 
 // AddError counts one client error.
