@@ -36,7 +36,7 @@ func heartbeatStream(listeners, beats int) [][]byte {
 // reorder, apply the session rules, and at minute closes insert into the sketches.
 // Target: ≥ 5M events/s per core.
 func BenchmarkDecodeAndApply(b *testing.B) {
-	recs := heartbeatStream(50_000, 30) // 1.55M events, 5 minutes of a 50 000-listener stream
+	recs := heartbeatStream(200_000, 30) // 6.2M events, 5 minutes of a 200 000-listener stream
 	var bytes int64
 	for _, r := range recs {
 		bytes += int64(len(r))

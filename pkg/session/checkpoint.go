@@ -142,13 +142,22 @@ func Restore(cfg Config, data []byte) (*Partition, error) {
 // sortedAll returns every buffered event in release order, leaving the buffer as it was.
 func (r *reorder) sortedAll() []ev {
 	var secs []int64
-	for sec := range r.buckets {
-		secs = append(secs, sec)
+	for i := range r.ring {
+		if b := &r.ring[i]; len(b.evs) > 0 {
+			secs = append(secs, b.sec)
+		}
+	}
+	for s := range r.over {
+		secs = append(secs, s)
 	}
 	slices.Sort(secs)
+	secs = slices.Compact(secs)
 	var out []ev
 	for _, sec := range secs {
-		out = append(out, r.buckets[sec].evs...)
+		if b := &r.ring[sec&(ringSize-1)]; len(b.evs) > 0 && b.sec == sec {
+			out = append(out, b.evs...)
+		}
+		out = append(out, r.over[sec]...)
 	}
 	return out
 }

@@ -127,17 +127,18 @@ const pageBits = 12
 
 // stream is one stream's state in this partition.
 type stream struct {
-	id        string
-	sym       uint32 // id's symbol
-	base      int64  // unix ms that listener times count from
-	index     map[uint64]int32
-	pages     [][]listener
-	used      int32 // slots handed out
-	free      []int32
-	minutes   map[int64]*window.Minute
-	quarters  map[int64]uint64 // open quarter start → AQH persons counted
-	qDirty    map[int64]bool
-	lastEvent int64
+	id         string
+	sym        uint32         // id's symbol
+	lastMinute *window.Minute // the minute looked up last: most lookups repeat it
+	base       int64          // unix ms that listener times count from
+	index      map[uint64]int32
+	pages      [][]listener
+	used       int32 // slots handed out
+	free       []int32
+	minutes    map[int64]*window.Minute
+	quarters   map[int64]uint64 // open quarter start → AQH persons counted
+	qDirty     map[int64]bool
+	lastEvent  int64
 }
 
 // Partition is the state of one Kafka partition. Not safe for concurrent use: one worker owns it.
@@ -245,9 +246,7 @@ func (p *Partition) advance(to int64) {
 		target := min(to, nextClose)
 		// Whole seconds only: every second before `sec` has ended at target.
 		sec := floorDiv(target+1, 1000)
-		for _, e := range p.buf.popBefore(sec) {
-			p.apply(&e)
-		}
+		p.buf.popBefore(sec, p.apply)
 		p.processed = max(p.processed, sec*1000-1)
 		if target < nextClose {
 			return
@@ -329,7 +328,11 @@ func (p *Partition) stream(id []byte, t int64) *stream {
 // It returns nil when that minute is no longer kept.
 func (p *Partition) minute(s *stream, t int64) *window.Minute {
 	start := window.MinuteOf(t)
+	if m := s.lastMinute; m != nil && m.Start == start {
+		return m
+	}
 	if m, ok := s.minutes[start]; ok {
+		s.lastMinute = m
 		return m
 	}
 	if start < p.closedTo-p.retention {
@@ -340,6 +343,7 @@ func (p *Partition) minute(s *stream, t int64) *window.Minute {
 		m.Closed, m.Dirty = true, true // a correction to a minute that had no row yet
 	}
 	s.minutes[start] = m
+	s.lastMinute = m
 	return m
 }
 
@@ -696,6 +700,9 @@ func (p *Partition) collect(all bool) {
 			}
 			if m.Closed && start < p.closedTo-p.retention {
 				delete(s.minutes, start)
+				if s.lastMinute == m {
+					s.lastMinute = nil
+				}
 			}
 		}
 		for q := range s.qDirty {
@@ -795,70 +802,103 @@ func (p *Partition) EmitOpen() { p.collect(true) }
 // reorder buffers events by event time until processing time passes them: one bucket per
 // second of event time, released whole and in order. Within one second events keep their Kafka
 // order (sorting them would cost more than the whole rest of the hot path, and a listener's own
-// events are seconds apart), so release order is deterministic for a replay.
+// events are seconds apart), so release order is deterministic for a replay. Buckets live in a
+// ring indexed by second (no map on the hot path); seconds too far ahead for the ring wait in
+// an overflow map.
 type reorder struct {
-	buckets map[int64]*bucket
-	free    []*bucket
-	minSec  int64
-	n       int
-	scratch []ev
+	ring   [ringSize]bucket
+	over   map[int64][]ev
+	free   [][]ev // emptied buckets' storage, reused: the ring keeps only live seconds' memory
+	minSec int64  // no event is buffered before this second
+	n      int
 }
 
-type bucket struct{ evs []ev }
+// ringSize covers the lateness (35 s) plus the seconds in flight, with room to spare.
+const ringSize = 128
+
+type bucket struct {
+	sec int64
+	evs []ev
+}
 
 func (r *reorder) push(e ev) {
-	if r.buckets == nil {
-		r.buckets = map[int64]*bucket{}
-	}
 	sec := floorDiv(e.t, 1000)
-	if r.n == 0 || sec < r.minSec {
+	if r.n == 0 {
 		r.minSec = sec
 	}
-	b := r.buckets[sec]
-	if b == nil {
-		if n := len(r.free); n > 0 {
-			b, r.free = r.free[n-1], r.free[:n-1]
-		} else {
-			b = &bucket{}
-		}
-		r.buckets[sec] = b
+	if sec < r.minSec {
+		// Only before the first release can an event precede minSec; move the window down
+		// if the ring allows, else park the event in the overflow map.
+		r.minSec = sec
 	}
-	b.evs = append(b.evs, e)
 	r.n++
+	b := &r.ring[sec&(ringSize-1)]
+	if len(b.evs) == 0 {
+		b.sec = sec
+		if b.evs == nil {
+			if k := len(r.free); k > 0 {
+				b.evs, r.free = r.free[k-1], r.free[:k-1]
+			}
+		}
+	}
+	if b.sec == sec {
+		b.evs = append(b.evs, e)
+		return
+	}
+	if r.over == nil {
+		r.over = map[int64][]ev{}
+	}
+	r.over[sec] = append(r.over[sec], e)
 }
 
-// popBefore returns the buffered events of every second before `sec`, by second and in Kafka
-// order within a second. The result is valid until the next call.
-func (r *reorder) popBefore(sec int64) []ev {
-	r.scratch = r.scratch[:0]
+// popBefore applies f to the buffered events of every second before `sec`, by second and in
+// Kafka order within a second, and forgets them.
+func (r *reorder) popBefore(sec int64, f func(*ev)) {
 	if r.n == 0 || sec <= r.minSec {
-		return nil
+		return
 	}
-	var secs []int64
-	if sec-r.minSec > int64(2*len(r.buckets)) {
-		for s := range r.buckets {
+	// With overflow, or after a jump far past the ring, walk the seconds that hold events.
+	if len(r.over) > 0 || sec-r.minSec > ringSize {
+		secs := make([]int64, 0, ringSize)
+		for i := range r.ring {
+			if b := &r.ring[i]; len(b.evs) > 0 && b.sec < sec {
+				secs = append(secs, b.sec)
+			}
+		}
+		for s := range r.over {
 			if s < sec {
 				secs = append(secs, s)
 			}
 		}
 		slices.Sort(secs)
+		secs = slices.Compact(secs)
+		for _, s := range secs {
+			r.popSecond(s, f)
+		}
 	} else {
 		for s := r.minSec; s < sec; s++ {
-			if _, ok := r.buckets[s]; ok {
-				secs = append(secs, s)
-			}
+			r.popSecond(s, f)
 		}
 	}
-	for _, s := range secs {
-		b := r.buckets[s]
-		r.scratch = append(r.scratch, b.evs...)
-		r.n -= len(b.evs)
-		delete(r.buckets, s)
-		b.evs = b.evs[:0]
-		r.free = append(r.free, b)
-	}
 	r.minSec = sec
-	return r.scratch
+}
+
+func (r *reorder) popSecond(sec int64, f func(*ev)) {
+	if b := &r.ring[sec&(ringSize-1)]; len(b.evs) > 0 && b.sec == sec {
+		for i := range b.evs {
+			f(&b.evs[i])
+		}
+		r.n -= len(b.evs)
+		r.free = append(r.free, b.evs[:0])
+		b.evs = nil
+	}
+	if evs, ok := r.over[sec]; ok {
+		for i := range evs {
+			f(&evs[i])
+		}
+		r.n -= len(evs)
+		delete(r.over, sec)
+	}
 }
 
 func floorDiv(a, b int64) int64 {
