@@ -127,6 +127,7 @@ func Restore(cfg Config, data []byte) (*Partition, error) {
 			s.qDirty[q] = true
 		}
 		p.streams[s.id] = s
+		p.setSym(s)
 	}
 	for _, b := range snap.Buffer {
 		e := ev{t: int64(b.T), listener: b.Listener, aux: b.Aux, fp: b.Fp, played: b.Played,

@@ -147,10 +147,13 @@ type Partition struct {
 	id                                                                    uint16
 	tout, hearMin, qual, aqhMin, failAfter, lateness, lookback, retention int64
 
-	streams map[string]*stream
-	last    *stream // the stream of the previous record: most records continue it
-	buf     reorder
-	syms    symbols
+	streams    map[string]*stream
+	symStreams []*stream // streams by symbol
+	hints      []int32   // applyBatch's table slots
+	touch      uint16    // keeps applyBatch's prefetching reads alive
+	last       *stream   // the stream of the previous record: most records continue it
+	buf        reorder
+	syms       symbols
 	// maxEvent is the largest event time seen; processed is P (see package doc); closedTo
 	// is the end of the last minute closed for all streams.
 	maxEvent, processed, closedTo int64
@@ -246,7 +249,7 @@ func (p *Partition) advance(to int64) {
 		target := min(to, nextClose)
 		// Whole seconds only: every second before `sec` has ended at target.
 		sec := floorDiv(target+1, 1000)
-		p.buf.popBefore(sec, p.apply)
+		p.buf.popBefore(sec, p.applyBatch)
 		p.processed = max(p.processed, sec*1000-1)
 		if target < nextClose {
 			return
@@ -321,6 +324,7 @@ func (p *Partition) stream(id []byte, t int64) *stream {
 	s := &stream{id: string(id), sym: p.syms.intern(id), base: t - 24*3600*1000, index: map[uint64]int32{},
 		minutes: map[int64]*window.Minute{}, quarters: map[int64]uint64{}, qDirty: map[int64]bool{}}
 	p.streams[s.id] = s
+	p.setSym(s)
 	return s
 }
 
@@ -347,13 +351,19 @@ func (p *Partition) minute(s *stream, t int64) *window.Minute {
 	return m
 }
 
+func (p *Partition) setSym(s *stream) {
+	for int(s.sym) >= len(p.symStreams) {
+		p.symStreams = append(p.symStreams, nil)
+	}
+	p.symStreams[s.sym] = s
+}
+
 // streamOf finds the event's stream; it may have been forgotten while the event was buffered.
 func (p *Partition) streamOf(e *ev) *stream {
-	id := p.syms.name(e.stream)
-	if s, ok := p.streams[id]; ok {
+	if s := p.bySym(e.stream); s != nil {
 		return s
 	}
-	return p.stream([]byte(id), e.t)
+	return p.stream([]byte(p.syms.name(e.stream)), e.t)
 }
 
 func (s *stream) hasQuarter(q int64) bool {
@@ -371,7 +381,43 @@ func (s *stream) abs(r uint32) int64 { return s.base + int64(r) }
 func (p *Partition) drop(reason string) { p.Dropped[reason]++ }
 
 // apply runs one in-order event through the session rules.
-func (p *Partition) apply(e *ev) {
+// applyBatch applies one second's events. It first looks every listener up in a tight loop,
+// which lets the processor overlap the cache misses of a large table (one lookup per event is
+// most of the hot path's time), then applies the events in order with the slots found.
+// Slots stay valid in between: listeners are only removed when a minute closes.
+func (p *Partition) applyBatch(evs []ev) {
+	hint := p.hints[:0]
+	var touch uint16
+	for i := range evs {
+		slot := int32(-1)
+		if e := &evs[i]; e.typ != event.TypeDisplayed {
+			if s := p.bySym(e.stream); s != nil {
+				if j, ok := s.index[e.listener]; ok {
+					slot = j
+					touch += s.at(j).flags // pull the state's cache line in too
+				}
+			}
+		}
+		hint = append(hint, slot)
+	}
+	p.touch = touch
+	p.hints = hint
+	for i := range evs {
+		p.apply(&evs[i], hint[i])
+	}
+}
+
+// bySym returns the live stream with symbol sym, or nil.
+func (p *Partition) bySym(sym uint32) *stream {
+	if int(sym) < len(p.symStreams) {
+		return p.symStreams[sym]
+	}
+	return nil
+}
+
+// apply runs one in-order event through the session rules; slot is the listener's table slot
+// when known (−1: look it up).
+func (p *Partition) apply(e *ev, slot int32) {
 	s := p.streamOf(e)
 	s.lastEvent = max(s.lastEvent, e.t)
 	m := p.minute(s, e.t)
@@ -384,7 +430,12 @@ func (p *Partition) apply(e *ev) {
 		m.Displayed(e.aux, e.t)
 		return
 	}
-	l := p.listenerFor(s, e.listener)
+	var l lref
+	if slot >= 0 {
+		l = lref{e.listener, s.at(slot)}
+	} else {
+		l = p.listenerFor(s, e.listener)
+	}
 	if l.seen(e.fp) {
 		m.Duplicates++
 		return
@@ -716,6 +767,7 @@ func (p *Partition) collect(all bool) {
 		}
 		if len(s.index) == 0 && len(s.minutes) == 0 && len(s.quarters) == 0 && len(s.qDirty) == 0 {
 			delete(p.streams, s.id)
+			p.symStreams[s.sym] = nil
 			if p.last == s {
 				p.last = nil
 			}
@@ -851,9 +903,9 @@ func (r *reorder) push(e ev) {
 	r.over[sec] = append(r.over[sec], e)
 }
 
-// popBefore applies f to the buffered events of every second before `sec`, by second and in
-// Kafka order within a second, and forgets them.
-func (r *reorder) popBefore(sec int64, f func(*ev)) {
+// popBefore hands f the buffered events of every second before `sec`, a second at a time in
+// order (Kafka order within a second), and forgets them.
+func (r *reorder) popBefore(sec int64, f func([]ev)) {
 	if r.n == 0 || sec <= r.minSec {
 		return
 	}
@@ -883,19 +935,15 @@ func (r *reorder) popBefore(sec int64, f func(*ev)) {
 	r.minSec = sec
 }
 
-func (r *reorder) popSecond(sec int64, f func(*ev)) {
+func (r *reorder) popSecond(sec int64, f func([]ev)) {
 	if b := &r.ring[sec&(ringSize-1)]; len(b.evs) > 0 && b.sec == sec {
-		for i := range b.evs {
-			f(&b.evs[i])
-		}
+		f(b.evs)
 		r.n -= len(b.evs)
 		r.free = append(r.free, b.evs[:0])
 		b.evs = nil
 	}
 	if evs, ok := r.over[sec]; ok {
-		for i := range evs {
-			f(&evs[i])
-		}
+		f(evs)
 		r.n -= len(evs)
 		delete(r.over, sec)
 	}
