@@ -140,6 +140,7 @@ func scenario(listeners int, seed uint64) *sim.Stream {
 // within their intervals.
 func checkAgainstTruth(t *testing.T, r *report.Stream, tr *sim.Truth) {
 	t.Helper()
+	t.Logf("late %d, duplicates %d, too late %d", r.Late, r.Duplicates, r.TooLate)
 	sim.Compare(t, tr, func(start int64) (sim.MinuteFigures, bool) {
 		m, ok := r.At(time.UnixMilli(start))
 		if !ok {

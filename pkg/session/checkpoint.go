@@ -160,5 +160,7 @@ func (r *reorder) sortedAll() []ev {
 		}
 		out = append(out, r.over[sec]...)
 	}
+	// Kafka order within each second is kept: restoring pushes them in this order and the
+	// release sorts them by time as it would have.
 	return out
 }

@@ -100,6 +100,7 @@ const (
 	fMinuteFinal             // the minute accumulator was finalized
 	fQuarterDone             // the quarter accumulator was finalized
 	fHasMinute               // minute/quarter accumulators are set
+	fEnded                   // a session ended; last is its latest event
 )
 
 // listener is the packed per-(stream, listener) state: 40 bytes in pages of 4 096, plus ~26 in
@@ -163,8 +164,7 @@ type Partition struct {
 	// Dropped counts records that could not be applied, by reason.
 	Dropped map[string]uint64
 
-	out           Output
-	listenersHint int // capacity for the next output's listener rows
+	out Output
 }
 
 // Output is what a Partition emits for the sink.
@@ -436,7 +436,10 @@ func (p *Partition) apply(e *ev, slot int32) {
 	} else {
 		l = p.listenerFor(s, e.listener)
 	}
-	if l.seen(e.fp) {
+	// A repeated event id is a duplicate; so is an event older than the listener's latest
+	// when its session has ended: a client's retry of a batch that arrived after the leave
+	// (within one second events keep Kafka order, so retries can interleave).
+	if l.seen(e.fp) || l.flags&(fLive|fEnded) == fEnded && t < l.last {
 		m.Duplicates++
 		return
 	}
@@ -541,7 +544,7 @@ func (p *Partition) endSession(s *stream, l lref, end int64, timeout bool) {
 	if l.flags&(fPlayed|fFailCounted) == 0 && m != nil {
 		m.StartFailures++ // ended before it ever played
 	}
-	l.flags &^= fLive | fPlayed | fFailCounted | fQualified
+	l.flags = l.flags&^(fLive|fPlayed|fFailCounted|fQualified) | fEnded
 	l.sPlayed = 0
 }
 
@@ -830,9 +833,6 @@ func (p *Partition) applyLate(e *ev) {
 // several rows for one minute (connected at the close, hearing when its minute is final);
 // the distinct states they feed do not mind.
 func (p *Partition) mark(s *stream, m *window.Minute, listener uint64, flags uint8, playedMS uint32) {
-	if p.out.Listeners.Rows == nil {
-		p.out.Listeners.Rows = make([]window.ListenerRow, 0, p.listenersHint)
-	}
 	p.out.Listeners.Rows = append(p.out.Listeners.Rows, window.ListenerRow{Stream: s.sym, Minute: m.Start,
 		Listener: listener, Flags: flags, PlayedMS: playedMS})
 }
@@ -843,7 +843,6 @@ func (p *Partition) TakeOutput() Output {
 	o := p.out
 	o.Listeners.Streams = p.syms.names // append-only: this view stays valid
 	p.out = Output{}
-	p.listenersHint = max(p.listenersHint, len(o.Listeners.Rows))
 	return o
 }
 
@@ -852,12 +851,13 @@ func (p *Partition) TakeOutput() Output {
 func (p *Partition) EmitOpen() { p.collect(true) }
 
 // reorder buffers events by event time until processing time passes them: one bucket per
-// second of event time, released whole and in order. Within one second events keep their Kafka
-// order (sorting them would cost more than the whole rest of the hot path, and a listener's own
-// events are seconds apart), so release order is deterministic for a replay. Buckets live in a
-// ring indexed by second (no map on the hot path); seconds too far ahead for the ring wait in
-// an overflow map.
+// second of event time, released whole, in order, each second sorted by time (a stable
+// counting sort: Kafka order among equal times), so release order is deterministic for a
+// replay. Buckets live in a ring indexed by second (no map on the hot path); seconds too far
+// ahead for the ring wait in an overflow map.
 type reorder struct {
+	sorted []ev      // sortSecond's output, reused
+	counts [1001]int // sortSecond's counters, reused
 	ring   [ringSize]bucket
 	over   map[int64][]ev
 	free   [][]ev // emptied buckets' storage, reused: the ring keeps only live seconds' memory
@@ -869,8 +869,9 @@ type reorder struct {
 const ringSize = 128
 
 type bucket struct {
-	sec int64
-	evs []ev
+	sec      int64
+	evs      []ev
+	unsorted bool // an event arrived before an earlier-timed one of the same second
 }
 
 func (r *reorder) push(e ev) {
@@ -894,6 +895,9 @@ func (r *reorder) push(e ev) {
 		}
 	}
 	if b.sec == sec {
+		if n := len(b.evs); n > 0 && b.evs[n-1].t > e.t {
+			b.unsorted = true
+		}
 		b.evs = append(b.evs, e)
 		return
 	}
@@ -935,15 +939,42 @@ func (r *reorder) popBefore(sec int64, f func([]ev)) {
 	r.minSec = sec
 }
 
+// sortSecond orders one second's events by time, stably (Kafka order among equal times), with
+// a counting sort on the millisecond: two linear passes, where a comparison sort of 40-byte
+// events would cost more than the rest of the hot path. The result is valid until the next call.
+func (r *reorder) sortSecond(evs []ev) []ev {
+	clear(r.counts[:])
+	for i := range evs {
+		r.counts[floorMod(evs[i].t, 1000)+1]++
+	}
+	for i := 1; i < len(r.counts); i++ {
+		r.counts[i] += r.counts[i-1]
+	}
+	r.sorted = slices.Grow(r.sorted[:0], len(evs))[:len(evs)]
+	for i := range evs {
+		ms := floorMod(evs[i].t, 1000)
+		r.sorted[r.counts[ms]] = evs[i]
+		r.counts[ms]++
+	}
+	return r.sorted
+}
+
+func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }
+
 func (r *reorder) popSecond(sec int64, f func([]ev)) {
 	if b := &r.ring[sec&(ringSize-1)]; len(b.evs) > 0 && b.sec == sec {
-		f(b.evs)
+		if b.unsorted {
+			f(r.sortSecond(b.evs))
+			b.unsorted = false
+		} else {
+			f(b.evs)
+		}
 		r.n -= len(b.evs)
 		r.free = append(r.free, b.evs[:0])
 		b.evs = nil
 	}
 	if evs, ok := r.over[sec]; ok {
-		f(evs)
+		f(r.sortSecond(evs))
 		r.n -= len(evs)
 		delete(r.over, sec)
 	}

@@ -45,6 +45,12 @@ func record(e *client.Event) event.Record {
 // TestSessionCodeMatchesOracle runs a generated stream through one partition's session logic
 // and checks every minute against the oracle.
 func TestSessionCodeMatchesOracle(t *testing.T) {
+	t.Run("flush", func(t *testing.T) { testMatchesOracle(t, false) })
+	// As the aggregator ends a replayed stream: processing time jumps to the wall clock.
+	t.Run("idle advance", func(t *testing.T) { testMatchesOracle(t, true) })
+}
+
+func testMatchesOracle(t *testing.T, idle bool) {
 	st := Generate(smallScenario())
 	truth := Oracle(st)
 	p := session.New(session.DefaultConfig(), 0)
@@ -68,7 +74,11 @@ func TestSessionCodeMatchesOracle(t *testing.T) {
 		}
 		take()
 	}
-	p.Flush()
+	if idle {
+		p.AdvanceTo(time.Now().UnixMilli() - 35_000)
+	} else {
+		p.Flush()
+	}
 	take()
 	if len(p.Dropped) != 0 {
 		t.Fatalf("dropped %v", p.Dropped)
