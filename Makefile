@@ -64,7 +64,7 @@ demo: build
 	@bash deploy/local/with-servers.sh bash deploy/local/demo.sh
 
 bench: build
-	@bash deploy/local/with-servers.sh bash -c '$(GO) test -run "^$$" -bench . -benchmem ./... && $(GO) run ./bench/collector'
+	@bash deploy/local/with-servers.sh bash -c '$(GO) test -run "^$$" -bench . -benchmem ./... && $(GO) run ./bench/collector && $(GO) run ./bench/aggregator'
 
 
 clean:
