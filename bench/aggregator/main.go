@@ -181,6 +181,7 @@ func runEarshot(recs [][]byte, exact exactCounts, listeners int) result {
 	take := func() {
 		o := p.TakeOutput() // the worker hands this to the sink every flush
 		out.Minutes = append(out.Minutes, o.Minutes...)
+		p.Recycle(o)
 	}
 	for off, data := range recs {
 		if err := event.DecodeRecord(data, &r); err != nil {

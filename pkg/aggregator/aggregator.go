@@ -317,6 +317,7 @@ func (w *worker) flush(ctx context.Context, checkpoint bool) error {
 		a.m.rows.WithLabelValues("events_raw").Add(float64(len(b.Raw)))
 	}
 	w.raw = w.raw[:0]
+	w.st.Recycle(out)
 	if !checkpoint || w.st.Offset < 0 || w.st.Offset+1 == w.next {
 		return nil
 	}

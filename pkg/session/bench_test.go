@@ -52,7 +52,7 @@ func BenchmarkDecodeAndApply(b *testing.B) {
 			}
 			p.Add(&rec, int64(off))
 			if off%100_000 == 0 {
-				p.TakeOutput() // the worker hands output to the sink every flush
+				p.Recycle(p.TakeOutput()) // the worker hands output to the sink every flush
 			}
 		}
 		p.Flush()

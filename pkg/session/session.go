@@ -164,7 +164,8 @@ type Partition struct {
 	// Dropped counts records that could not be applied, by reason.
 	Dropped map[string]uint64
 
-	out Output
+	out   Output
+	spare []window.ListenerRow // recycled listener-row storage
 }
 
 // Output is what a Partition emits for the sink.
@@ -385,7 +386,7 @@ func (p *Partition) drop(reason string) { p.Dropped[reason]++ }
 // which lets the processor overlap the cache misses of a large table (one lookup per event is
 // most of the hot path's time), then applies the events in order with the slots found.
 // Slots stay valid in between: listeners are only removed when a minute closes.
-func (p *Partition) applyBatch(evs []ev) {
+func (p *Partition) applyBatch(evs []ev, order []int32) {
 	hint := p.hints[:0]
 	var touch uint16
 	for i := range evs {
@@ -402,7 +403,11 @@ func (p *Partition) applyBatch(evs []ev) {
 	}
 	p.touch = touch
 	p.hints = hint
-	for i := range evs {
+	for k := range evs {
+		i := k
+		if order != nil {
+			i = int(order[k])
+		}
 		p.apply(&evs[i], hint[i])
 	}
 }
@@ -833,8 +838,19 @@ func (p *Partition) applyLate(e *ev) {
 // several rows for one minute (connected at the close, hearing when its minute is final);
 // the distinct states they feed do not mind.
 func (p *Partition) mark(s *stream, m *window.Minute, listener uint64, flags uint8, playedMS uint32) {
+	if p.out.Listeners.Rows == nil {
+		p.out.Listeners.Rows, p.spare = p.spare, nil
+	}
 	p.out.Listeners.Rows = append(p.out.Listeners.Rows, window.ListenerRow{Stream: s.sym, Minute: m.Start,
 		Listener: listener, Flags: flags, PlayedMS: playedMS})
+}
+
+// Recycle hands back the listener rows of an Output the caller is done with (written), so
+// the next outputs reuse their storage instead of allocating.
+func (p *Partition) Recycle(o Output) {
+	if cap(o.Listeners.Rows) > cap(p.spare) {
+		p.spare = o.Listeners.Rows[:0]
+	}
 }
 
 // TakeOutput returns what was emitted since the last call, corrections included.
@@ -856,7 +872,7 @@ func (p *Partition) EmitOpen() { p.collect(true) }
 // replay. Buckets live in a ring indexed by second (no map on the hot path); seconds too far
 // ahead for the ring wait in an overflow map.
 type reorder struct {
-	sorted []ev      // sortSecond's output, reused
+	order  []int32   // sortSecond's output, reused
 	counts [1001]int // sortSecond's counters, reused
 	ring   [ringSize]bucket
 	over   map[int64][]ev
@@ -908,8 +924,8 @@ func (r *reorder) push(e ev) {
 }
 
 // popBefore hands f the buffered events of every second before `sec`, a second at a time in
-// order (Kafka order within a second), and forgets them.
-func (r *reorder) popBefore(sec int64, f func([]ev)) {
+// order, with the order to apply them in (nil: as they are), and forgets them.
+func (r *reorder) popBefore(sec int64, f func([]ev, []int32)) {
 	if r.n == 0 || sec <= r.minSec {
 		return
 	}
@@ -939,10 +955,11 @@ func (r *reorder) popBefore(sec int64, f func([]ev)) {
 	r.minSec = sec
 }
 
-// sortSecond orders one second's events by time, stably (Kafka order among equal times), with
-// a counting sort on the millisecond: two linear passes, where a comparison sort of 40-byte
-// events would cost more than the rest of the hot path. The result is valid until the next call.
-func (r *reorder) sortSecond(evs []ev) []ev {
+// sortSecond returns the order of one second's events by time, stable (Kafka order among equal
+// times): a counting sort on the millisecond over indexes, two linear passes, where a comparison
+// sort of the 40-byte events would cost more than the rest of the hot path. The result is valid
+// until the next call.
+func (r *reorder) sortSecond(evs []ev) []int32 {
 	clear(r.counts[:])
 	for i := range evs {
 		r.counts[floorMod(evs[i].t, 1000)+1]++
@@ -950,31 +967,31 @@ func (r *reorder) sortSecond(evs []ev) []ev {
 	for i := 1; i < len(r.counts); i++ {
 		r.counts[i] += r.counts[i-1]
 	}
-	r.sorted = slices.Grow(r.sorted[:0], len(evs))[:len(evs)]
+	r.order = slices.Grow(r.order[:0], len(evs))[:len(evs)]
 	for i := range evs {
 		ms := floorMod(evs[i].t, 1000)
-		r.sorted[r.counts[ms]] = evs[i]
+		r.order[r.counts[ms]] = int32(i)
 		r.counts[ms]++
 	}
-	return r.sorted
+	return r.order
 }
 
 func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }
 
-func (r *reorder) popSecond(sec int64, f func([]ev)) {
+func (r *reorder) popSecond(sec int64, f func([]ev, []int32)) {
 	if b := &r.ring[sec&(ringSize-1)]; len(b.evs) > 0 && b.sec == sec {
 		if b.unsorted {
-			f(r.sortSecond(b.evs))
+			f(b.evs, r.sortSecond(b.evs))
 			b.unsorted = false
 		} else {
-			f(b.evs)
+			f(b.evs, nil)
 		}
 		r.n -= len(b.evs)
 		r.free = append(r.free, b.evs[:0])
 		b.evs = nil
 	}
 	if evs, ok := r.over[sec]; ok {
-		f(r.sortSecond(evs))
+		f(evs, r.sortSecond(evs))
 		r.n -= len(evs)
 		delete(r.over, sec)
 	}
