@@ -41,3 +41,15 @@ CREATE VIEW IF NOT EXISTS stream_quarters AS
 SELECT stream_id, quarter, sum(q.aqh_persons) AS aqh_persons
 FROM quarter_stats AS q FINAL
 GROUP BY stream_id, quarter;
+
+-- Hourly rollup: distinct listeners per clock hour (merged uniqCombined64 states, not a sum of
+-- minutes), peak concurrency and the hour's counters.
+CREATE VIEW IF NOT EXISTS stream_hours AS
+SELECT
+    a.stream_id                            AS stream_id,
+    toStartOfHour(a.minute)                AS hour,
+    uniqCombined64Merge(a.connected)       AS connected,
+    uniqCombined64Merge(a.hearing)         AS hearing,
+    uniqCombined64Merge(a.qualified)       AS qualified
+FROM listener_minutes_agg AS a
+GROUP BY stream_id, hour;

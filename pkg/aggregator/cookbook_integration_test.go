@@ -38,7 +38,7 @@ func cookbook(t *testing.T) map[string]string {
 func testCookbook(t *testing.T, conn driver.Conn, st *sim.Stream, r *report.Stream) {
 	t.Helper()
 	qs := cookbook(t)
-	want := []string{"per_minute_curve", "any_range_distinct", "peak", "aqh", "cume_tsl", "joined_not_hearing", "audit"}
+	want := []string{"per_minute_curve", "any_range_distinct", "hourly", "peak", "aqh", "cume_tsl", "joined_not_hearing", "audit"}
 	if len(qs) != len(want) {
 		t.Fatalf("docs/sql.md has %d queries, the test knows %d: test every query", len(qs), len(want))
 	}
@@ -93,6 +93,33 @@ func testCookbook(t *testing.T, conn driver.Conn, st *sim.Stream, r *report.Stre
 	}
 	close("any_range_distinct (20 min) connected", float64(conn1), rr.CumeConnected.Value)
 	close("any_range_distinct (20 min) hearing", float64(hear1), rr.CumeHearing.Value)
+
+	rows, err = conn.Query(ctx, qs["hourly"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	hours := 0
+	for rows.Next() {
+		var hour time.Time
+		var hc, hh, hq, hpeak, hplayed uint64
+		if err := rows.Scan(&hour, &hc, &hh, &hq, &hpeak, &hplayed); err != nil {
+			t.Fatal(err)
+		}
+		from, to := maxTime(hour, r.From), minTime(hour.Add(time.Hour), r.To)
+		hr, err := report.Load(context.Background(), conn, st.Scenario.StreamID, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		close("hourly connected "+hour.Format("15:04"), float64(hc), hr.CumeConnected.Value)
+		close("hourly hearing "+hour.Format("15:04"), float64(hh), hr.CumeHearing.Value)
+		if hpeak != hr.PeakConcurrent || hplayed != hr.PlayedMS {
+			t.Errorf("hourly %s: peak %d played %d, report %d %d", hour, hpeak, hplayed, hr.PeakConcurrent, hr.PlayedMS)
+		}
+		hours++
+	}
+	if hours == 0 {
+		t.Error("hourly: no rows")
+	}
 
 	var peak, peakH uint64
 	var peakAt time.Time
@@ -157,4 +184,18 @@ func testCookbook(t *testing.T, conn driver.Conn, st *sim.Stream, r *report.Stre
 	if float64(exact) != r.CumeConnected.Value || math.Abs(float64(sk)-float64(exact)) > 0.01*float64(exact) {
 		t.Errorf("audit: exact %d, SQL sketch %d, earshot %v", exact, sk, r.CumeConnected)
 	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

@@ -21,6 +21,7 @@ type rec struct {
 	listener uint64
 	at       int64 // ms after t0
 	played   uint32
+	stalled  uint32
 	muted    bool
 	id       string
 	code     string
@@ -33,7 +34,7 @@ func (r rec) record(stream string) event.Record {
 		id = fmt.Sprintf("%d-%d-%d", r.typ, r.listener, r.at)
 	}
 	out := event.Record{Type: r.typ, Listener: r.listener, Fingerprint: event.Fingerprint([]byte(id)), EventTime: t0 + r.at,
-		PlayedMS: r.played, StreamID: []byte(stream), ErrorCode: []byte(r.code), DisplayedCount: r.count}
+		PlayedMS: r.played, StalledMS: r.stalled, StreamID: []byte(stream), ErrorCode: []byte(r.code), DisplayedCount: r.count}
 	if r.muted {
 		out.Flags |= event.FlagMuted
 	}
@@ -214,6 +215,28 @@ func TestHearingThresholdAndSplitAcrossMinutes(t *testing.T) {
 	}
 	if m0.PlayedMS != 1999+2000+2000 || m1.PlayedMS != 1000 || m0.MutedMS != 10_000 {
 		t.Fatalf("played %d/%d muted %d", m0.PlayedMS, m1.PlayedMS, m0.MutedMS)
+	}
+}
+
+func TestStallsAreCountedNotHeard(t *testing.T) {
+	// A stalled player: 4 s of audio and 6 s of buffering in a 10-s heartbeat, then a heartbeat
+	// with no audio at all (10 s stalled): connected throughout, hearing only in the minute where
+	// it rendered ≥ 2 s.
+	var recs []rec
+	recs = append(recs, rec{typ: join, listener: 1, at: 5 * sec}, rec{typ: play, listener: 1, at: 6 * sec})
+	r := run(t, DefaultConfig(), append(recs,
+		rec{typ: hb, listener: 1, at: 16 * sec, played: 4000, stalled: 6000},
+		rec{typ: hb, listener: 1, at: 66 * sec, played: 0, stalled: 10_000},
+		rec{typ: lv, listener: 1, at: 70 * sec}))
+	m0, m1 := r.m(t, 0), r.m(t, 1)
+	if m0.StalledMS != 6000 || m1.StalledMS != 10_000 || m0.PlayedMS != 4000 || m1.PlayedMS != 0 {
+		t.Fatalf("stalled %d/%d played %d/%d", m0.StalledMS, m1.StalledMS, m0.PlayedMS, m1.PlayedMS)
+	}
+	if c, h := count(m0); c != 1 || h != 1 {
+		t.Fatalf("minute 0: connected %v hearing %v", c, h)
+	}
+	if c, h := count(m1); c != 1 || h != 0 {
+		t.Fatalf("minute 1: connected %v hearing %v: a stalled player is connected, not hearing", c, h)
 	}
 }
 
