@@ -33,12 +33,12 @@ func TestVerdicts(t *testing.T) {
 		kind   string
 		factor float64
 	}{
-		{Claim{ID: "a", StreamID: "s", ClaimedValue: 60_000, Metric: MetricConcurrent, SaidAt: at}, Overstated, 75},  // 60 000 / 800 in that minute
-		{Claim{ID: "b", StreamID: "s", ClaimedValue: 900, Metric: MetricConcurrent}, Consistent, 1},                   // the stream's peak
-		{Claim{ID: "c", StreamID: "s", ClaimedValue: 930, Metric: MetricConcurrent}, Consistent, 1},                   // within the 5 % tolerance
-		{Claim{ID: "d", StreamID: "s", ClaimedValue: 450, Metric: MetricConcurrent}, Understated, 2},                  // 900 / 450
-		{Claim{ID: "e", StreamID: "s", ClaimedValue: 1200, Metric: MetricDisplayed}, Consistent, 1},                   // what the platform showed
-		{Claim{ID: "f", StreamID: "s", ClaimedValue: 100_500, Metric: MetricCume}, Consistent, 1},                     // inside the sketch's interval
+		{Claim{ID: "a", StreamID: "s", ClaimedValue: 60_000, Metric: MetricConcurrent, SaidAt: at}, Overstated, 75}, // 60 000 / 800 in that minute
+		{Claim{ID: "b", StreamID: "s", ClaimedValue: 900, Metric: MetricConcurrent}, Consistent, 1},                 // the stream's peak
+		{Claim{ID: "c", StreamID: "s", ClaimedValue: 930, Metric: MetricConcurrent}, Consistent, 1},                 // within the 5 % tolerance
+		{Claim{ID: "d", StreamID: "s", ClaimedValue: 450, Metric: MetricConcurrent}, Understated, 2},                // 900 / 450
+		{Claim{ID: "e", StreamID: "s", ClaimedValue: 1200, Metric: MetricDisplayed}, Consistent, 1},                 // what the platform showed
+		{Claim{ID: "f", StreamID: "s", ClaimedValue: 100_500, Metric: MetricCume}, Consistent, 1},                   // inside the sketch's interval
 		{Claim{ID: "g", StreamID: "s", ClaimedValue: 1e6, Metric: MetricConcurrent, SaidAt: at.Add(time.Hour)}, NotMeasurable, 0},
 	}
 	for _, c := range cases {

@@ -250,19 +250,9 @@ func (s *scanner) skip(depth int) error {
 			if err := s.skip(depth + 1); err != nil {
 				return err
 			}
-			s.ws()
-			if s.i >= len(s.b) {
-				return s.errorf("unexpected end of input")
+			if done, err := s.sep(closing); err != nil || done {
+				return err
 			}
-			if s.b[s.i] == ',' {
-				s.i++
-				continue
-			}
-			if s.b[s.i] == closing {
-				s.i++
-				return nil
-			}
-			return s.errorf("expected ',' or %q", closing)
 		}
 	case c == 't':
 		return s.literal("true")
@@ -314,20 +304,27 @@ func (s *scanner) object(e *Event) (Reason, error) {
 		if bad == "" {
 			bad = r
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return "", s.errorf("unexpected end of input")
+		if done, err := s.sep('}'); err != nil || done {
+			return bad, err
 		}
-		if s.b[s.i] == ',' {
-			s.i++
-			continue
-		}
-		if s.b[s.i] == '}' {
-			s.i++
-			return bad, nil
-		}
-		return "", s.errorf("expected ',' or '}'")
 	}
+}
+
+// sep reads what follows a member of an object or array: ',' (more follow) or closing (done).
+func (s *scanner) sep(closing byte) (done bool, err error) {
+	s.ws()
+	if s.i >= len(s.b) {
+		return false, s.errorf("unexpected end of input")
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		return false, nil
+	case closing:
+		s.i++
+		return true, nil
+	}
+	return false, s.errorf("expected ',' or %q", closing)
 }
 
 type key uint8
@@ -533,19 +530,9 @@ func (s *scanner) client(e *Event) (Reason, error) {
 				return "", err
 			}
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return "", s.errorf("unexpected end of input")
+		if done, err := s.sep('}'); err != nil || done {
+			return bad, err
 		}
-		if s.b[s.i] == ',' {
-			s.i++
-			continue
-		}
-		if s.b[s.i] == '}' {
-			s.i++
-			return bad, nil
-		}
-		return "", s.errorf("expected ',' or '}'")
 	}
 }
 

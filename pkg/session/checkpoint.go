@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/gob"
 	"fmt"
 	"slices"
@@ -69,11 +70,11 @@ func (p *Partition) MarshalBinary() ([]byte, error) {
 				AudEnd: l.audEnd, Minute: l.minute, MinPlayed: l.minPlayed, QPlayed: l.qPlayed, SPlayed: l.sPlayed,
 				Fps: l.fps, Flags: l.flags})
 		}
-		slices.SortFunc(ss.Listeners, func(a, b snapListener) int { return cmpInt(int64(a.Key>>1), int64(b.Key>>1)) })
+		slices.SortFunc(ss.Listeners, func(a, b snapListener) int { return cmp.Compare(int64(a.Key>>1), int64(b.Key>>1)) })
 		for _, m := range s.minutes {
 			ss.Minutes = append(ss.Minutes, m)
 		}
-		slices.SortFunc(ss.Minutes, func(a, b *window.Minute) int { return cmpInt(a.Start, b.Start) })
+		slices.SortFunc(ss.Minutes, func(a, b *window.Minute) int { return cmp.Compare(a.Start, b.Start) })
 		for q := range s.qDirty {
 			ss.QDirty = append(ss.QDirty, q)
 		}

@@ -278,6 +278,15 @@ type ev struct {
 	flags    uint8
 }
 
+// begins is when the event shows the listener present: a heartbeat from the start of the audio
+// it reports, any other event at its time.
+func (e *ev) begins() int64 {
+	if e.typ == event.TypeHeartbeat {
+		return e.t - int64(e.played)
+	}
+	return e.t
+}
+
 // symbols interns stream ids and error codes for the buffer.
 type symbols struct {
 	names []string
@@ -454,11 +463,7 @@ func (p *Partition) apply(e *ev, slot int32) {
 	}
 	if l.flags&fLive != 0 {
 		// A play (or audio) at or after the deadline is a late start: check before applying it.
-		at := e.t
-		if e.typ == event.TypeHeartbeat {
-			at -= int64(e.played)
-		}
-		p.checkStartFailure(s, l, at)
+		p.checkStartFailure(s, l, e.begins())
 	}
 	switch e.typ {
 	case event.TypeJoin:
@@ -475,12 +480,7 @@ func (p *Partition) apply(e *ev, slot int32) {
 		return
 	default:
 		if l.flags&fLive == 0 {
-			// A heartbeat proves the listener was connected while its audio played.
-			start := e.t
-			if e.typ == event.TypeHeartbeat {
-				start -= int64(e.played)
-			}
-			p.startSession(s, l, start)
+			p.startSession(s, l, e.begins())
 		}
 		switch e.typ {
 		case event.TypePlay:
@@ -1003,16 +1003,6 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func eventType(b uint8) event.Type { return event.Type(b) }

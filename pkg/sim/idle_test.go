@@ -14,14 +14,7 @@ func TestIdleAdvanceClosesEveryQuarter(t *testing.T) {
 	st := Generate(DemoScenario(200))
 	p := session.New(session.DefaultConfig(), 0)
 	quarters := map[int64]bool{}
-	off := int64(0)
-	for _, b := range st.Batches {
-		for i := range b {
-			r := record(&b[i])
-			p.Add(&r, off)
-			off++
-		}
-	}
+	feed(p, st, nil)
 	for _, q := range p.TakeOutput().Quarters {
 		quarters[q.Start] = true
 	}

@@ -6,6 +6,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -163,7 +164,7 @@ func Generate(sc Scenario) *Stream {
 		st.Plans = append(st.Plans, p)
 	}
 	// The platform's counter: everyone who ever joined, every 30 s.
-	slices.SortStableFunc(evs, func(a, b timed) int { return cmp(a.t, b.t) })
+	slices.SortStableFunc(evs, func(a, b timed) int { return cmp.Compare(a.t, b.t) })
 	joined := 0
 	next := start
 	var out []timed
@@ -194,10 +195,10 @@ func Generate(sc Scenario) *Stream {
 		batches[k] = append(batches[k], e.e)
 	}
 	slices.SortFunc(keys, func(a, b [2]int64) int {
-		if c := cmp(a[0], b[0]); c != 0 {
+		if c := cmp.Compare(a[0], b[0]); c != 0 {
 			return c
 		}
-		return cmp(a[1], b[1])
+		return cmp.Compare(a[1], b[1])
 	})
 	for _, k := range keys {
 		b := batches[k]
@@ -210,14 +211,4 @@ func Generate(sc Scenario) *Stream {
 		}
 	}
 	return st
-}
-
-func cmp(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

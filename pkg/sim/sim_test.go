@@ -42,6 +42,22 @@ func record(e *client.Event) event.Record {
 	return r
 }
 
+// feed adds every event of st to p in send order, calling afterBatch (if not nil) after each
+// batch, as the aggregator takes output between flushes.
+func feed(p *session.Partition, st *Stream, afterBatch func()) {
+	off := int64(0)
+	for _, b := range st.Batches {
+		for i := range b {
+			r := record(&b[i])
+			p.Add(&r, off)
+			off++
+		}
+		if afterBatch != nil {
+			afterBatch()
+		}
+	}
+}
+
 // TestSessionCodeMatchesOracle runs a generated stream through one partition's session logic
 // and checks every minute against the oracle.
 func TestSessionCodeMatchesOracle(t *testing.T) {
@@ -65,15 +81,7 @@ func testMatchesOracle(t *testing.T, idle bool) {
 			quarters[q.Start] = q.AQHPersons
 		}
 	}
-	off := int64(0)
-	for _, b := range st.Batches {
-		for i := range b {
-			r := record(&b[i])
-			p.Add(&r, off)
-			off++
-		}
-		take()
-	}
+	feed(p, st, take)
 	if idle {
 		p.AdvanceTo(time.Now().UnixMilli() - 35_000)
 	} else {
