@@ -257,6 +257,25 @@ func TestDuplicatesAndLeaveWithoutJoin(t *testing.T) {
 	}
 }
 
+func TestEventAfterTheLeaveAtItsTimeIsNoNewSession(t *testing.T) {
+	// A heartbeat stamped with the leave's time arrives after it (events of one time keep
+	// Kafka order): a retry from before the leave, a duplicate, not a new session.
+	r := run(t, DefaultConfig(), []rec{
+		{typ: join, listener: 3, at: 21 * sec}, {typ: play, listener: 3, at: 22 * sec},
+		{typ: lv, listener: 3, at: 33 * sec},
+		{typ: hb, listener: 3, at: 33 * sec, played: 10_000, id: "retry"},
+	})
+	m0 := r.m(t, 0)
+	if m0.Duplicates != 1 || m0.PlayedMS != 0 || m0.Timeouts != 0 {
+		t.Fatalf("duplicates %d played %d timeouts %d", m0.Duplicates, m0.PlayedMS, m0.Timeouts)
+	}
+	for k, m := range r.minutes {
+		if m.Timeouts != 0 {
+			t.Fatalf("minute %d: a session timed out: the retry started one", k)
+		}
+	}
+}
+
 func TestRejoinCountsOnceButSecondsTwice(t *testing.T) {
 	r := run(t, DefaultConfig(), []rec{
 		{typ: join, listener: 1, at: 5 * sec}, {typ: play, listener: 1, at: 6 * sec}, {typ: lv, listener: 1, at: 20 * sec},
