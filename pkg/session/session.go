@@ -450,10 +450,10 @@ func (p *Partition) apply(e *ev, slot int32) {
 	} else {
 		l = p.listenerFor(s, e.listener)
 	}
-	// A repeated event id is a duplicate; so is an event older than the listener's latest
+	// A repeated event id is a duplicate; so is an event not newer than the listener's latest
 	// when its session has ended: a client's retry of a batch that arrived after the leave
 	// (within one second events keep Kafka order, so retries can interleave).
-	if l.seen(e.fp) || l.flags&(fLive|fEnded) == fEnded && t < l.last {
+	if l.seen(e.fp) || l.flags&(fLive|fEnded) == fEnded && t <= l.last {
 		m.Duplicates++
 		return
 	}
