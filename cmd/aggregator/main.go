@@ -32,8 +32,7 @@ func main() {
 func run() error {
 	fs := pflag.NewFlagSet("aggregator", pflag.ExitOnError)
 	config.Flags(fs)
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	logFormat := fs.String("log-format", "text", "text or json")
+	newLogger := logging.Flags(fs)
 	migrate := fs.Bool("migrate", false, "apply ClickHouse migrations before starting")
 	fs.Parse(os.Args[1:])
 
@@ -44,7 +43,7 @@ func run() error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	log := logging.New(*logLevel, *logFormat)
+	log := newLogger()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 

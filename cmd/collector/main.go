@@ -30,8 +30,7 @@ func main() {
 func run() error {
 	fs := pflag.NewFlagSet("collector", pflag.ExitOnError)
 	config.Flags(fs)
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	logFormat := fs.String("log-format", "text", "text or json")
+	newLogger := logging.Flags(fs)
 	fs.Parse(os.Args[1:])
 
 	cfg := collector.DefaultConfig()
@@ -39,7 +38,7 @@ func run() error {
 		return err
 	}
 	cfg = cfg.WithEnvToken()
-	log := logging.New(*logLevel, *logFormat)
+	log := newLogger()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/spf13/pflag"
 )
 
 // New returns a logger writing to stderr: text for terminals, JSON when format is "json".
@@ -20,4 +22,12 @@ func New(level, format string) *slog.Logger {
 		h = slog.NewJSONHandler(os.Stderr, opts)
 	}
 	return slog.New(h)
+}
+
+// Flags registers --log-level and --log-format on fs and returns the constructor of the
+// logger they describe (call it after fs.Parse).
+func Flags(fs *pflag.FlagSet) func() *slog.Logger {
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	format := fs.String("log-format", "text", "text or json")
+	return func() *slog.Logger { return New(*level, *format) }
 }
