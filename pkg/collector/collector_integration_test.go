@@ -313,7 +313,9 @@ func TestAbuseDoesNotHurtWellBehavedClients(t *testing.T) {
 	if wrong.Load() > 0 {
 		t.Fatalf("%d bad requests got the wrong status", wrong.Load())
 	}
-	if greedy[429] < 25 || greedy[200] > 10 {
+	// 40 requests of 50 events in ~2 s against 100 events/s with a burst of 100: about 6 fit;
+	// allow for a slow machine stretching the run.
+	if greedy[429] < 20 || greedy[200] > 15 || greedy[200] < 2 {
 		t.Fatalf("greedy client statuses %v: want mostly 429", greedy)
 	}
 	runtime.GC()
