@@ -4,7 +4,8 @@
 //
 // Time. Events are released to the session logic in event-time order through a reorder
 // buffer: the partition's processing time P is the largest event time seen minus Lateness,
-// and every buffered event at or before P is applied, oldest first. Events older than P when
+// and every buffered second that has ended by P is applied, oldest first (sorted by time within
+// the second, Kafka order among equal times). Events at or before P when
 // they arrive are late: they are applied as corrections (counters, distinct sets) to their
 // minute, which is re-emitted with a higher version, but they do not change sessions. A minute
 // closes once P passes its end plus Lookback (heartbeats report audio up to 10 s back), and is
@@ -21,7 +22,8 @@
 //   - qualified: a session that accumulated ≥ Qualified of unmuted audio.
 //   - AQH persons: listeners with ≥ AQHMin of unmuted audio in the clock quarter hour.
 //   - start failure: a session without play (or audible audio) within StartFailureAfter.
-//   - duplicates: a listener's event whose event_id fingerprint matches one of its last three.
+//   - duplicates: a listener's event whose event_id fingerprint matches one of its last three,
+//     or one not newer than its last event once its session has ended (a late retry).
 //   - per-second concurrency: a listener counts at second s when s's midpoint lies in its
 //     session (connected) or in audio it rendered unmuted (hearing); overlapping heartbeat
 //     intervals of one listener are trimmed, so nobody counts twice in a second.
