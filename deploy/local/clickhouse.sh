@@ -10,7 +10,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cache=${EARSHOT_CACHE:-$root/.cache}
-cdir=$cache/clickhouse
+# EARSHOT_CLICKHOUSE_DIR puts data, log and pid of a second engine elsewhere (tests that stop
+# and restart ClickHouse use their own, on another port); the virtualenv is shared.
+cdir=${EARSHOT_CLICKHOUSE_DIR:-$cache/clickhouse}
 venv=$cache/chdb-venv
 port=${EARSHOT_CLICKHOUSE_PORT:-8123}
 pidfile=$cdir/chdb-http.pid

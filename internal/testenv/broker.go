@@ -57,3 +57,39 @@ func (b *Broker) Start() { b.t.Helper(); b.run("start") }
 
 // Stop stops the broker (SIGTERM, then SIGKILL after 30 s).
 func (b *Broker) Stop() { b.t.Helper(); b.run("stop") }
+
+// Engine is a ClickHouse engine of the test's own (deploy/local/clickhouse.sh with its own data
+// directory and port), for tests that stop and restart ClickHouse.
+type Engine struct {
+	t    testing.TB
+	dir  string
+	port int
+}
+
+// ScratchClickHouse starts an engine on 127.0.0.1:port and stops it when the test ends.
+func ScratchClickHouse(t testing.TB, port int) *Engine {
+	t.Helper()
+	ClickHouse(t)
+	e := &Engine{t: t, dir: t.TempDir(), port: port}
+	e.Start()
+	t.Cleanup(e.Stop)
+	return e
+}
+
+// Addr is the engine's HTTP address.
+func (e *Engine) Addr() string { return fmt.Sprintf("127.0.0.1:%d", e.port) }
+
+func (e *Engine) run(action string) {
+	e.t.Helper()
+	cmd := exec.Command("bash", filepath.Join(RepoRoot(), "deploy", "local", "clickhouse.sh"), action)
+	cmd.Env = append(os.Environ(), "EARSHOT_CLICKHOUSE_DIR="+e.dir, fmt.Sprintf("EARSHOT_CLICKHOUSE_PORT=%d", e.port))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		e.t.Fatalf("clickhouse.sh %s: %v\n%s", action, err, out)
+	}
+}
+
+// Start starts (or restarts) the engine and waits until it answers.
+func (e *Engine) Start() { e.t.Helper(); e.run("start") }
+
+// Stop stops the engine.
+func (e *Engine) Stop() { e.t.Helper(); e.run("stop") }

@@ -62,7 +62,7 @@ func New(cfg Config, conn driver.Conn, log *slog.Logger) (*Aggregator, error) {
 		flush: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "earshot_aggregator_flush_seconds",
 			Help: "Time to write one flush (rows of closed windows) to ClickHouse.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "earshot_aggregator_write_errors_total",
-			Help: "Failed ClickHouse writes (retried; nothing is committed until they succeed)."}),
+			Help: "Failed ClickHouse calls (retried; nothing is committed until they succeed)."}),
 		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{Name: "earshot_aggregator_checkpoints_total", Help: "Checkpoints written."}),
 		visible: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "earshot_aggregator_window_visible_seconds",
 			Help: "From a minute's close (processing time passed it) to its rows acknowledged by ClickHouse.", Buckets: prometheus.LinearBuckets(0.1, 0.1, 50)}),
@@ -236,7 +236,19 @@ type worker struct {
 
 func (w *worker) restore(ctx context.Context) error {
 	a := w.a
-	next, state, err := a.sink.LoadCheckpoint(ctx, a.cfg.Group, a.cfg.Kafka.Topic, w.partition)
+	var next int64
+	var state []byte
+	var err error
+	// ClickHouse may be down: wait for it (the partition cannot start without its state).
+	if rerr := retry(ctx, a, func() error {
+		next, state, err = a.sink.LoadCheckpoint(ctx, a.cfg.Group, a.cfg.Kafka.Topic, w.partition)
+		if errors.Is(err, chsink.ErrNoCheckpoint) {
+			return nil
+		}
+		return err
+	}); rerr != nil {
+		return rerr
+	}
 	switch {
 	case errors.Is(err, chsink.ErrNoCheckpoint):
 		w.st = session.New(a.cfg.Session, w.partition)
@@ -341,7 +353,8 @@ func (w *worker) flush(ctx context.Context, checkpoint bool) error {
 	return nil
 }
 
-// retry calls f until it succeeds or ctx ends, backing off from 200 ms to 10 s.
+// retry calls f until it succeeds or ctx ends, backing off from 200 ms to 10 s: ClickHouse being
+// down delays the partition, it never drops or skips anything.
 func retry(ctx context.Context, a *Aggregator, f func() error) error {
 	backoff := 200 * time.Millisecond
 	for {
@@ -350,7 +363,7 @@ func retry(ctx context.Context, a *Aggregator, f func() error) error {
 			return nil
 		}
 		a.m.writeErrors.Inc()
-		a.log.Warn("clickhouse write failed; retrying", "err", err, "backoff", backoff)
+		a.log.Warn("clickhouse call failed; retrying", "err", err, "backoff", backoff)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("gave up writing: %w", err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -36,6 +37,7 @@ type env struct {
 	ch    chconn.Config
 	conn  driver.Conn
 	group string
+	agg   *aggregator.Aggregator // the last one started
 }
 
 func newEnv(t *testing.T, partitions int) *env {
@@ -65,6 +67,12 @@ func newEnv(t *testing.T, partitions int) *env {
 // send runs the stream through an in-process collector into the topic.
 func (e *env) send(st *sim.Stream) {
 	e.t.Helper()
+	if err := e.trySend(st); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) trySend(st *sim.Stream) error {
 	cfg := collector.DefaultConfig()
 	cfg.Kafka = e.kafka
 	cfg.Hash.Key = "integration-hashing-key-0123456789abcdef"
@@ -74,17 +82,18 @@ func (e *env) send(st *sim.Stream) {
 	defer p.Close()
 	srv, err := collector.NewServer(cfg, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
-		e.t.Fatal(err)
+		return err
 	}
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	res, err := sim.Send(context.Background(), client.New(ts.URL, simToken), st, 8)
 	if err != nil {
-		e.t.Fatal(err)
+		return err
 	}
 	if res.Rejected != 0 {
-		e.t.Fatalf("collector rejected %d events", res.Rejected)
+		return fmt.Errorf("collector rejected %d events", res.Rejected)
 	}
+	return nil
 }
 
 func (e *env) config() aggregator.Config {
@@ -100,10 +109,11 @@ func (e *env) config() aggregator.Config {
 // runAggregator starts an in-process aggregator; stop it with the returned function.
 func (e *env) runAggregator() (stop func()) {
 	e.t.Helper()
-	a, err := aggregator.New(e.config(), e.conn, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := aggregator.New(e.config(), e.conn, slog.New(slog.NewTextHandler(testLog{e.t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.agg = a
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
@@ -273,4 +283,65 @@ func TestCrashesChangeNothing(t *testing.T) {
 	if during < 2 || !restored {
 		t.Fatalf("crashes at %v of %d records (restored from a checkpoint: %v): the crashes did not test the run", progress, total, restored)
 	}
+}
+
+// TestClickHouseOutageLosesNothing stops ClickHouse while the aggregator works: it retries,
+// stops consuming, commits nothing, and after the restart catches up to the exact answers.
+func TestClickHouseOutageLosesNothing(t *testing.T) {
+	engine := testenv.ScratchClickHouse(t, 18123)
+	e := &env{t: t, group: testenv.Name(t, "group")}
+	e.ch = chconn.DefaultConfig()
+	e.ch.Addr = engine.Addr()
+	e.kafka = kafka.DefaultConfig()
+	e.kafka.Brokers = []string{testenv.Kafka(t)}
+	e.kafka.Topic = testenv.Name(t, "events")
+	e.kafka.Partitions = 2
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := kafka.EnsureTopic(ctx, e.kafka); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := chconn.Open(ctx, e.ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	e.conn = conn
+	if _, err := schema.Apply(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	st := scenario(800, 4)
+	stop := e.runAggregator()
+	defer stop()
+	// ClickHouse goes away before the stream arrives and comes back while it is still
+	// arriving: flushes fail and are retried, nothing is committed, consumption waits.
+	engine.Stop()
+	sent := make(chan error, 1)
+	go func() { sent <- e.trySend(st) }()
+	time.Sleep(3 * time.Second)
+	engine.Start()
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	r := e.waitDone(st)
+	mfs, _ := e.agg.Registry().Gather()
+	failed := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == "earshot_aggregator_write_errors_total" {
+			failed = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if failed == 0 {
+		t.Fatal("no write failed: ClickHouse was not down while the aggregator worked")
+	}
+	t.Logf("%.0f failed writes retried", failed)
+	checkAgainstTruth(t, r, sim.Oracle(st))
+}
+
+// testLog sends the aggregator's warnings to the test log.
+type testLog struct{ t *testing.T }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
