@@ -41,10 +41,12 @@ test-all:
 	@$(MAKE) --no-print-directory fuzz
 
 fuzz:
+	@mkdir -p $(EARSHOT_CACHE)
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
 	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg > $(EARSHOT_CACHE)/fuzz.log 2>&1 \
+	      || { grep -v '^fuzz: elapsed' $(EARSHOT_CACHE)/fuzz.log | tail -40; exit 1; }; \
 	  done; \
 	done
 
