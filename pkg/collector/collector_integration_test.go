@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -333,4 +334,71 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// TestGracefulShutdownDrains stops the HTTP server while clients are posting: requests in
+// flight finish, and every event that got a 200 is in Kafka after the producer closed.
+func TestGracefulShutdownDrains(t *testing.T) {
+	cfg := collector.DefaultConfig()
+	cfg.Kafka.Brokers = []string{testenv.Kafka(t)}
+	cfg.Kafka.Topic = testenv.Name(t, "events")
+	cfg.Kafka.Partitions = 2
+	cfg.Hash.Key = hashKey
+	cfg.Tokens = []collector.Token{{Name: "app", Token: appToken}}
+	cfg.Limits.IPRequestsPerSecond, cfg.Limits.IPBurst = 1e6, 1e6
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := kafka.EnsureTopic(ctx, cfg.Kafka); err != nil {
+		t.Fatal(err)
+	}
+	p := collector.NewProducer(cfg.Kafka, cfg.Limits.InflightEvents, cfg.Limits.KafkaTimeout)
+	srv, err := collector.NewServer(cfg, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := srv.HTTPServer()
+	go hs.Serve(ln)
+	url := "http://" + ln.Addr().String()
+
+	var mu sync.Mutex
+	acked := 0
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			c := client.New(url, appToken)
+			c.MaxRetries = 0
+			for n := 0; ; n++ {
+				evs := make([]client.Event, 50)
+				for i := range evs {
+					evs[i] = heartbeat(fmt.Sprintf("w%d-%d-%d", w, n, i), fmt.Sprintf("l%d-%d-%d", w, n, i), time.Now().UnixMilli())
+				}
+				if _, err := c.SendBatch(context.Background(), evs); err != nil {
+					return // the server is gone
+				}
+				mu.Lock()
+				acked += len(evs)
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(time.Second)
+	if err := hs.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	total := 0
+	for _, msgs := range readAll(t, cfg.Kafka) {
+		total += len(msgs)
+	}
+	if acked == 0 || total < acked {
+		t.Fatalf("%d events acknowledged, %d in Kafka", acked, total)
+	}
+	t.Logf("%d events acknowledged before the shutdown, %d in Kafka", acked, total)
 }
