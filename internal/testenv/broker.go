@@ -41,14 +41,21 @@ func (b *Broker) Addr() string { return fmt.Sprintf("127.0.0.1:%d", b.port) }
 
 func (b *Broker) run(action string) {
 	b.t.Helper()
-	cmd := exec.Command("bash", filepath.Join(RepoRoot(), "deploy", "local", "kafka.sh"), action)
-	cmd.Env = append(os.Environ(),
+	runScript(b.t, "kafka.sh", action,
 		"EARSHOT_KAFKA_DIR="+b.dir,
 		fmt.Sprintf("EARSHOT_KAFKA_PORT=%d", b.port),
 		fmt.Sprintf("EARSHOT_KAFKA_CONTROLLER_PORT=%d", b.port+1),
 		"EARSHOT_KAFKA_HEAP=256m")
+}
+
+// runScript runs deploy/local/<script> <action> with extra environment, ending the test if it
+// fails.
+func runScript(t testing.TB, script, action string, env ...string) {
+	t.Helper()
+	cmd := exec.Command("bash", filepath.Join(RepoRoot(), "deploy", "local", script), action)
+	cmd.Env = append(os.Environ(), env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		b.t.Fatalf("kafka.sh %s: %v\n%s", action, err, out)
+		t.Fatalf("%s %s: %v\n%s", script, action, err, out)
 	}
 }
 
@@ -81,11 +88,7 @@ func (e *Engine) Addr() string { return fmt.Sprintf("127.0.0.1:%d", e.port) }
 
 func (e *Engine) run(action string) {
 	e.t.Helper()
-	cmd := exec.Command("bash", filepath.Join(RepoRoot(), "deploy", "local", "clickhouse.sh"), action)
-	cmd.Env = append(os.Environ(), "EARSHOT_CLICKHOUSE_DIR="+e.dir, fmt.Sprintf("EARSHOT_CLICKHOUSE_PORT=%d", e.port))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		e.t.Fatalf("clickhouse.sh %s: %v\n%s", action, err, out)
-	}
+	runScript(e.t, "clickhouse.sh", action, "EARSHOT_CLICKHOUSE_DIR="+e.dir, fmt.Sprintf("EARSHOT_CLICKHOUSE_PORT=%d", e.port))
 }
 
 // Start starts (or restarts) the engine and waits until it answers.

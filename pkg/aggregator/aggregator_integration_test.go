@@ -42,7 +42,13 @@ type env struct {
 
 func newEnv(t *testing.T, partitions int) *env {
 	t.Helper()
-	e := &env{t: t, ch: testenv.ClickHouseConfig(t), group: testenv.Name(t, "group")}
+	return newEnvOn(t, partitions, testenv.ClickHouseConfig(t))
+}
+
+// newEnvOn is newEnv with ClickHouse at ch (its schema is applied there).
+func newEnvOn(t *testing.T, partitions int, ch chconn.Config) *env {
+	t.Helper()
+	e := &env{t: t, ch: ch, group: testenv.Name(t, "group")}
 	e.kafka = kafka.DefaultConfig()
 	e.kafka.Brokers = []string{testenv.Kafka(t)}
 	e.kafka.Topic = testenv.Name(t, "events")
@@ -289,27 +295,9 @@ func TestCrashesChangeNothing(t *testing.T) {
 // stops consuming, commits nothing, and after the restart catches up to the exact answers.
 func TestClickHouseOutageLosesNothing(t *testing.T) {
 	engine := testenv.ScratchClickHouse(t, 18123)
-	e := &env{t: t, group: testenv.Name(t, "group")}
-	e.ch = chconn.DefaultConfig()
-	e.ch.Addr = engine.Addr()
-	e.kafka = kafka.DefaultConfig()
-	e.kafka.Brokers = []string{testenv.Kafka(t)}
-	e.kafka.Topic = testenv.Name(t, "events")
-	e.kafka.Partitions = 2
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := kafka.EnsureTopic(ctx, e.kafka); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := chconn.Open(ctx, e.ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	e.conn = conn
-	if _, err := schema.Apply(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
+	ch := chconn.DefaultConfig()
+	ch.Addr = engine.Addr()
+	e := newEnvOn(t, 2, ch)
 	st := scenario(800, 4)
 	stop := e.runAggregator()
 	defer stop()
