@@ -16,12 +16,19 @@ const (
 	TypePlay      Type = 4
 	TypeError     Type = 5
 	TypeDisplayed Type = 6
+	// TypeEnd closes a stream: its figures become final at once (SPEC, "Time, late events and
+	// duplicates": a trusted replay ends by an explicit close). Clients send it as JSON; the
+	// collector writes it to every partition.
+	TypeEnd Type = 7
+	// TypeTick is not a client event: every collector writes one to every partition each second
+	// with its clock, so aggregators know how far ingest has come (docs/time.md).
+	TypeTick Type = 8
 )
 
 var typeNames = [...]string{TypeJoin: "join", TypeLeave: "leave", TypeHeartbeat: "heartbeat",
-	TypePlay: "play", TypeError: "error", TypeDisplayed: "displayed"}
+	TypePlay: "play", TypeError: "error", TypeDisplayed: "displayed", TypeEnd: "end", TypeTick: "tick"}
 
-// String returns the JSON name of t.
+// String returns the name of t.
 func (t Type) String() string {
 	if t.Valid() {
 		return typeNames[t]
@@ -29,12 +36,20 @@ func (t Type) String() string {
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
 
-// Valid reports whether t is one of the defined types.
-func (t Type) Valid() bool { return t >= TypeJoin && t <= TypeDisplayed }
+// Valid reports whether t is one of the defined record types.
+func (t Type) Valid() bool { return t >= TypeJoin && t <= TypeTick }
 
-// ParseType maps a JSON type name to its Type; ok is false for unknown names.
+// Client reports whether t is a type clients may send as JSON (every type but tick).
+func (t Type) Client() bool { return t >= TypeJoin && t <= TypeEnd }
+
+// Control reports whether t is a stream- or partition-level record (end, tick) rather than an
+// event of a listener or of the platform.
+func (t Type) Control() bool { return t == TypeEnd || t == TypeTick }
+
+// ParseType maps a JSON type name to its Type; ok is false for unknown names and for tick,
+// which clients cannot send.
 func ParseType(b []byte) (Type, bool) {
-	for t := TypeJoin; t <= TypeDisplayed; t++ {
+	for t := TypeJoin; t <= TypeEnd; t++ {
 		if string(b) == typeNames[t] {
 			return t, true
 		}

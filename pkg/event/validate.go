@@ -58,13 +58,13 @@ func (r Reason) Message() string {
 	case ReasonMissingType:
 		return "type is required"
 	case ReasonBadType:
-		return "type must be one of join, leave, heartbeat, play, error, displayed"
+		return "type must be one of join, leave, heartbeat, play, error, displayed, end"
 	case ReasonMissingStreamID:
 		return "stream_id is required"
 	case ReasonBadStreamID:
 		return "stream_id must be a non-empty string of at most 128 bytes"
 	case ReasonMissingListenerID:
-		return "listener_id is required (except for displayed events)"
+		return "listener_id is required (except for displayed and end events)"
 	case ReasonBadListenerID:
 		return "listener_id must be a non-empty string of at most 128 bytes"
 	case ReasonMissingTS:
@@ -108,13 +108,13 @@ func Validate(e *Event) Reason {
 		return ReasonBadEventID
 	case e.TypeName == nil:
 		return ReasonMissingType
-	case !e.Type.Valid():
+	case !e.Type.Client():
 		return ReasonBadType
 	case e.StreamID == nil:
 		return ReasonMissingStreamID
 	case len(e.StreamID) == 0 || len(e.StreamID) > MaxStreamIDLen:
 		return ReasonBadStreamID
-	case e.Type != TypeDisplayed && e.ListenerID == nil:
+	case e.Type != TypeDisplayed && e.Type != TypeEnd && e.ListenerID == nil:
 		return ReasonMissingListenerID
 	case e.ListenerID != nil && (len(e.ListenerID) == 0 || len(e.ListenerID) > MaxListenerIDLen):
 		return ReasonBadListenerID
