@@ -54,7 +54,7 @@ func New(cfg Config, conn driver.Conn, log *slog.Logger) (*Aggregator, error) {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "earshot_aggregator_events_total",
 			Help: "Records folded into partition state."}, []string{"partition"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "earshot_aggregator_dropped_events_total",
-			Help: "Records not applied, by reason (corrupt_record, too_late, time_out_of_range); duplicates and late corrections are in minute_stats."}, []string{"reason"}),
+			Help: "Records not applied, by reason (corrupt_record, too_late, time_out_of_range, bad_played_ms); copies and late corrections are in delivery_stats."}, []string{"reason"}),
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "earshot_aggregator_rows_written_total",
 			Help: "Rows written to ClickHouse, by table."}, []string{"table"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "earshot_aggregator_consumer_lag",
@@ -66,8 +66,8 @@ func New(cfg Config, conn driver.Conn, log *slog.Logger) (*Aggregator, error) {
 		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{Name: "earshot_aggregator_checkpoints_total", Help: "Checkpoints written."}),
 		visible: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "earshot_aggregator_window_visible_seconds",
 			Help: "From a minute's close (processing time passed it) to its rows acknowledged by ClickHouse.", Buckets: prometheus.LinearBuckets(0.1, 0.1, 50)}),
-		processedAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "earshot_aggregator_processing_delay_seconds",
-			Help: "Wall clock minus the partition's processing time (event time applied up to)."}, []string{"partition"}),
+		processedAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "earshot_aggregator_ingest_delay_seconds",
+			Help: "Wall clock minus the partition's ingest clock (the newest collector time it has seen: ticks and records)."}, []string{"partition"}),
 	}
 	a.reg.MustRegister(a.m.events, a.m.dropped, a.m.rows, a.m.lag, a.m.flush, a.m.writeErrors, a.m.checkpoints, a.m.processedAge, a.m.visible,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -176,7 +176,6 @@ func (a *Aggregator) work(ctx, gctx context.Context, gen *kafkago.Generation, pa
 	}
 	a.log.Info("partition started", "partition", partition, "offset", w.next)
 	lastCheckpoint := time.Now()
-	lastMessage := time.Now()
 	for {
 		deadline := time.Now().Add(a.cfg.FlushInterval)
 		fctx, fcancel := context.WithDeadline(stop, deadline)
@@ -186,7 +185,6 @@ func (a *Aggregator) work(ctx, gctx context.Context, gen *kafkago.Generation, pa
 				break
 			}
 			w.add(m)
-			lastMessage = time.Now()
 		}
 		fcancel()
 		if stop.Err() != nil {
@@ -196,14 +194,8 @@ func (a *Aggregator) work(ctx, gctx context.Context, gen *kafkago.Generation, pa
 			defer fcancel()
 			return w.flush(fctx, true)
 		}
-		if idle := time.Since(lastMessage); idle >= a.cfg.IdleAdvance && w.st.Offset >= 0 {
-			// Nothing arrived for a while: event time may move on with the wall clock, and up
-			// to the wall clock at once when the partition's events are in the past (a
-			// replayed or finished stream), since every event is clamped to ≤ its receipt.
-			lateness := a.cfg.Session.Lateness.Milliseconds()
-			w.st.AdvanceTo(max(w.st.MaxEvent()+idle.Milliseconds(), time.Now().UnixMilli()) - lateness)
-			a.log.Debug("idle advance", "partition", partition, "processed", time.UnixMilli(w.st.Processed()).UTC())
-		}
+		// Time moves with the records alone (the collectors' ticks among them), never with this
+		// process's clock: while ingest stands still, so does every stream (docs/time.md).
 		checkpoint := time.Since(lastCheckpoint) >= a.cfg.CheckpointInterval
 		if err := w.flush(stop, checkpoint); err != nil {
 			if stop.Err() != nil {
@@ -216,8 +208,8 @@ func (a *Aggregator) work(ctx, gctx context.Context, gen *kafkago.Generation, pa
 		}
 		stats := reader.Stats()
 		a.m.lag.WithLabelValues(w.label).Set(float64(stats.Lag))
-		if w.st.Offset >= 0 {
-			a.m.processedAge.WithLabelValues(w.label).Set(time.Since(time.UnixMilli(w.st.Processed())).Seconds())
+		if w.st.Ingest() > 0 {
+			a.m.processedAge.WithLabelValues(w.label).Set(time.Since(time.UnixMilli(w.st.Ingest())).Seconds())
 		}
 	}
 }
@@ -295,7 +287,11 @@ func (w *worker) flush(ctx context.Context, checkpoint bool) error {
 	var closedAt []time.Time
 	for _, m := range out.Minutes {
 		r, err := m.Row(w.partition, version)
-		if err != nil {
+		if errors.Is(err, window.ErrNegative) {
+			// A bug, not a reason to stop the partition: written with the counter at 0.
+			a.m.dropped.WithLabelValues("negative_counter").Inc()
+			a.log.Error("minute with a negative counter", "partition", w.partition, "err", err)
+		} else if err != nil {
 			return err
 		}
 		b.Minutes = append(b.Minutes, r)
@@ -306,7 +302,15 @@ func (w *worker) flush(ctx context.Context, checkpoint bool) error {
 	}
 	for _, q := range out.Quarters {
 		b.Quarters = append(b.Quarters, window.QuarterRow{Stream: q.Stream, Quarter: time.UnixMilli(q.Start).UTC(),
-			Partition: w.partition, Version: version, AQHPersons: q.AQHPersons})
+			Partition: w.partition, Version: version, AQHPersons: q.AQHPersons, Final: q.Final, Deleted: q.Deleted})
+	}
+	for _, d := range out.Delivery {
+		b.Delivery = append(b.Delivery, window.DeliveryRow{Stream: d.Stream, Minute: time.UnixMilli(d.Minute).UTC(),
+			Partition: w.partition, Version: version, Late: d.Late, Duplicates: d.Duplicates, TooLate: d.TooLate})
+	}
+	for _, c := range out.Clocks {
+		b.Clocks = append(b.Clocks, window.ClockRow{Stream: c.Stream, Partition: w.partition, Version: version,
+			Clock: c.Clock, ClosedTo: c.ClosedTo, FinalTo: c.FinalTo, Closed: c.Closed})
 	}
 	for k, v := range w.st.Dropped {
 		if d := v - w.dropped[k]; d > 0 {
@@ -326,6 +330,8 @@ func (w *worker) flush(ctx context.Context, checkpoint bool) error {
 		a.m.rows.WithLabelValues("minute_stats").Add(float64(len(b.Minutes)))
 		a.m.rows.WithLabelValues("quarter_stats").Add(float64(len(b.Quarters)))
 		a.m.rows.WithLabelValues("listener_minutes").Add(float64(len(b.Listeners.Rows)))
+		a.m.rows.WithLabelValues("delivery_stats").Add(float64(len(b.Delivery)))
+		a.m.rows.WithLabelValues("stream_clocks").Add(float64(len(b.Clocks)))
 		a.m.rows.WithLabelValues("events_raw").Add(float64(len(b.Raw)))
 	}
 	w.raw = w.raw[:0]

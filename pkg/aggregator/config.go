@@ -28,10 +28,6 @@ type Config struct {
 	// CheckpointInterval: partition state is checkpointed (and the offset committed) this
 	// often. A crash replays at most this much; a checkpoint of 1M listeners is ~60 MB.
 	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
-	// IdleAdvance: after this long without events, a partition's event time advances to the
-	// wall clock (minus the lateness), so the last minutes of a stream that ended, or of a
-	// replay of a past stream, close.
-	IdleAdvance time.Duration `mapstructure:"idle_advance"`
 	// MaxPendingRows stops consuming while this many rows wait for ClickHouse (it is down or
 	// slow): lag grows in Kafka instead of memory here.
 	MaxPendingRows int `mapstructure:"max_pending_rows"`
@@ -49,7 +45,6 @@ func DefaultConfig() Config {
 		Group:              "earshot-aggregator",
 		FlushInterval:      time.Second,
 		CheckpointInterval: 10 * time.Second,
-		IdleAdvance:        10 * time.Second,
 		MaxPendingRows:     1_000_000,
 		RawEvents:          true,
 	}
@@ -73,8 +68,6 @@ func (c Config) Validate() error {
 		return errors.New("flush_interval must be positive")
 	case c.CheckpointInterval < c.FlushInterval:
 		return errors.New("checkpoint_interval must be at least flush_interval")
-	case c.IdleAdvance <= 0:
-		return errors.New("idle_advance must be positive")
 	case c.MaxPendingRows <= 0:
 		return errors.New("max_pending_rows must be positive")
 	}

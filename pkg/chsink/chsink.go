@@ -1,11 +1,12 @@
 // Package chsink writes the aggregator's output to ClickHouse: minute and quarter rows,
 // listener-minute rows, raw events and checkpoints.
 //
-// Every write is idempotent: minute and quarter rows carry a deterministic key and a version
-// (ReplacingMergeTree keeps the highest), listener rows feed uniq states that ignore
-// repetition, raw events are keyed by (stream, partition, offset), checkpoints by partition
-// with the next offset as version. Re-processing the same Kafka offsets therefore changes no
-// result, which is what lets the aggregator commit offsets only after these writes.
+// Every write is idempotent: minute, quarter, listener, delivery and clock rows carry a
+// deterministic key and a version (ReplacingMergeTree keeps the highest; a corrected row
+// replaces the one before it), raw events are keyed by (stream, partition, offset),
+// checkpoints by partition with the next offset as version. Re-processing the same Kafka
+// offsets therefore changes no result, which is what lets the aggregator commit offsets only
+// after these writes.
 package chsink
 
 import (
@@ -46,27 +47,26 @@ type Batch struct {
 	Minutes   []window.MinuteRow
 	Quarters  []window.QuarterRow
 	Listeners window.ListenerRows
+	Delivery  []window.DeliveryRow
+	Clocks    []window.ClockRow
 	Raw       []RawEvent
 }
 
 // Rows is the number of rows in b.
 func (b *Batch) Rows() int {
-	return len(b.Minutes) + len(b.Quarters) + len(b.Listeners.Rows) + len(b.Raw)
+	return len(b.Minutes) + len(b.Quarters) + len(b.Listeners.Rows) + len(b.Delivery) + len(b.Clocks) + len(b.Raw)
 }
 
 // Write inserts b. Listener rows go before minute rows, so a reader who sees a minute also
-// sees its distinct states.
+// sees its distinct states; clock rows go last, so a reader who sees a stream's rows final
+// up to a time sees those rows.
 func (s *Sink) Write(ctx context.Context, b *Batch) error {
-	if err := s.listeners(ctx, b.Listeners); err != nil {
-		return err
+	for _, w := range []func(context.Context, *Batch) error{s.listeners, s.minutes, s.quarters, s.delivery, s.raw, s.clocks} {
+		if err := w(ctx, b); err != nil {
+			return err
+		}
 	}
-	if err := s.minutes(ctx, b.Minutes); err != nil {
-		return err
-	}
-	if err := s.quarters(ctx, b.Quarters); err != nil {
-		return err
-	}
-	return s.raw(ctx, b.Raw)
+	return nil
 }
 
 func (s *Sink) batches(ctx context.Context, table string, n int, appendRow func(driver.Batch, int) error) error {
@@ -95,35 +95,56 @@ func b2u(b bool) uint8 {
 	return 0
 }
 
-func (s *Sink) minutes(ctx context.Context, rows []window.MinuteRow) error {
+func (s *Sink) minutes(ctx context.Context, batch *Batch) error {
+	rows := batch.Minutes
 	return s.batches(ctx, "minute_stats", len(rows), func(b driver.Batch, i int) error {
 		r := &rows[i]
-		return b.Append(r.Stream, r.Minute, r.Partition, r.Version,
+		return b.Append(r.Stream, r.Minute, r.Partition, r.Version, b2u(r.Final), b2u(r.Deleted),
 			r.Connected.Value, r.Connected.Lo, r.Connected.Hi, b2u(r.Connected.Exact),
 			r.Hearing.Value, r.Hearing.Lo, r.Hearing.Hi, b2u(r.Hearing.Exact),
 			string(r.ConnectedSketch), string(r.HearingSketch), string(r.QualifiedSketch), uint8(sketch.Version), uint8(sketch.Precision),
 			r.ConnectedPerSec, r.HearingPerSec,
 			r.Joins, r.Leaves, r.Timeouts, r.Plays, r.StartFailures, r.Errors, r.ErrorsByCode,
-			r.PlayedMS, r.MutedMS, r.StalledMS, r.Qualified, r.Late, r.Duplicates, r.TooLate,
+			r.PlayedMS, r.MutedMS, r.StalledMS, r.Qualified,
 			b2u(r.HasDisplayed), r.DisplayedMax, r.DisplayedLast, r.DisplayedLastAt)
 	})
 }
 
-func (s *Sink) quarters(ctx context.Context, rows []window.QuarterRow) error {
+func (s *Sink) quarters(ctx context.Context, batch *Batch) error {
+	rows := batch.Quarters
 	return s.batches(ctx, "quarter_stats", len(rows), func(b driver.Batch, i int) error {
 		r := &rows[i]
-		return b.Append(r.Stream, r.Quarter, r.Partition, r.Version, r.AQHPersons)
+		return b.Append(r.Stream, r.Quarter, r.Partition, r.Version, b2u(r.Final), b2u(r.Deleted), r.AQHPersons)
 	})
 }
 
-func (s *Sink) listeners(ctx context.Context, rows window.ListenerRows) error {
+func (s *Sink) listeners(ctx context.Context, batch *Batch) error {
+	rows := batch.Listeners
 	return s.batches(ctx, "listener_minutes", len(rows.Rows), func(b driver.Batch, i int) error {
 		r := &rows.Rows[i]
-		return b.Append(rows.Streams[r.Stream], time.UnixMilli(r.Minute).UTC(), r.Listener, r.Flags, r.PlayedMS)
+		return b.Append(rows.Streams[r.Stream], time.UnixMilli(r.Minute).UTC(), r.Listener, r.Flags, r.Version)
 	})
 }
 
-func (s *Sink) raw(ctx context.Context, rows []RawEvent) error {
+func (s *Sink) delivery(ctx context.Context, batch *Batch) error {
+	rows := batch.Delivery
+	return s.batches(ctx, "delivery_stats", len(rows), func(b driver.Batch, i int) error {
+		r := &rows[i]
+		return b.Append(r.Stream, r.Minute, r.Partition, r.Version, r.Late, r.Duplicates, r.TooLate)
+	})
+}
+
+func (s *Sink) clocks(ctx context.Context, batch *Batch) error {
+	rows := batch.Clocks
+	return s.batches(ctx, "stream_clocks", len(rows), func(b driver.Batch, i int) error {
+		r := &rows[i]
+		return b.Append(r.Stream, r.Partition, r.Version, time.UnixMilli(r.Clock).UTC(),
+			time.UnixMilli(r.ClosedTo).UTC(), time.UnixMilli(r.FinalTo).UTC(), b2u(r.Closed))
+	})
+}
+
+func (s *Sink) raw(ctx context.Context, batch *Batch) error {
+	rows := batch.Raw
 	return s.batches(ctx, "events_raw", len(rows), func(b driver.Batch, i int) error {
 		e := &rows[i]
 		r := &e.Record

@@ -2,60 +2,63 @@ package session
 
 import (
 	"bytes"
-	"cmp"
+	"encoding/binary"
 	"encoding/gob"
+	"errors"
 	"fmt"
 	"slices"
 
-	"github.com/earshot/earshot/pkg/event"
 	"github.com/earshot/earshot/pkg/window"
 )
 
 // A checkpoint is the whole partition state at Offset: the aggregator stores it next to the
 // rows it wrote and commits Offset+1 to Kafka only after both, so a worker that takes the
-// partition over (after a crash or a rebalance) resumes exactly there. Format: gob of the
-// snapshot types below, prefixed by a version byte.
-const checkpointVersion = 1
+// partition over (after a crash or a rebalance) resumes exactly there.
+//
+// Format 2: a version byte, then gob of the snapshot types below; each stream's listeners are
+// one packed blob (listenerBlob), since gob would spend more on a million small structs than
+// the rest of the state together. Format 1 (the event-time buffer of earlier releases) cannot be
+// restored: its state did not keep what re-deriving a listener needs.
+const checkpointVersion = 2
+
+// ErrOldCheckpoint: the checkpoint was written by a release with another state format.
+var ErrOldCheckpoint = errors.New("checkpoint of an older release (format 1): reset the consumer group's checkpoints and replay the topic")
 
 type snapshot struct {
-	ID                            uint16
-	MaxEvent, Processed, ClosedTo int64
-	Offset                        int64
-	Started                       bool
-	Dropped                       map[string]uint64
-	Streams                       []snapStream
-	Buffer                        []snapEv
+	ID      uint16
+	Ingest  int64
+	Offset  int64
+	Dropped map[string]uint64
+	Symbols []string
+	Streams []snapStream
+	Ring    int
 }
 
 type snapStream struct {
-	ID              string
-	Base, LastEvent int64
-	Listeners       []snapListener
-	Minutes         []*window.Minute
-	Quarters        map[int64]uint64
-	QDirty          []int64
+	ID                           string
+	Base                         int64
+	Live, Closed, ClockDirty     bool
+	Data, LastArrival, ClosedAt  int64
+	ClosedTo, FinalTo            int64
+	Listeners                    []byte
+	Minutes                      []*window.Minute
+	Quarters                     []snapQuarter
+	DelivMinute                  int64
+	Late, Duplicates, TooLate    uint64
+	DelivDirty                   bool
+	ListenerCount, ListenerBytes int
 }
 
-type snapListener struct {
-	Key                         uint64
-	Start, Last, AudEnd, Minute uint32
-	QPlayed, SPlayed            uint32
-	Fps                         [3]uint32
-	MinPlayed, Flags            uint16
-}
-
-type snapEv struct {
-	T, Listener, Aux uint64
-	Fp, Played       uint32
-	Stream, Code     string
-	Typ, Flags       uint8
+type snapQuarter struct {
+	Start                         int64
+	AQH                           int64
+	Closed, Final, Dirty, Emitted bool
 }
 
 // MarshalBinary serializes the partition state. Output that was not taken is not included:
 // take and write it first.
 func (p *Partition) MarshalBinary() ([]byte, error) {
-	snap := snapshot{ID: p.id, MaxEvent: p.maxEvent, Processed: p.processed, ClosedTo: p.closedTo, Offset: p.Offset,
-		Started: p.started, Dropped: p.Dropped}
+	snap := snapshot{ID: p.id, Ingest: p.ingest, Offset: p.Offset, Dropped: p.Dropped, Symbols: p.syms.names, Ring: p.ring.minutes}
 	ids := make([]string, 0, len(p.streams))
 	for id := range p.streams {
 		ids = append(ids, id)
@@ -63,31 +66,19 @@ func (p *Partition) MarshalBinary() ([]byte, error) {
 	slices.Sort(ids)
 	for _, id := range ids {
 		s := p.streams[id]
-		ss := snapStream{ID: s.id, Base: s.base, LastEvent: s.lastEvent, Quarters: s.quarters}
-		for key, i := range s.index {
-			l := s.at(i)
-			ss.Listeners = append(ss.Listeners, snapListener{Key: key, Start: l.start, Last: l.last,
-				AudEnd: l.audEnd, Minute: l.minute, MinPlayed: l.minPlayed, QPlayed: l.qPlayed, SPlayed: l.sPlayed,
-				Fps: l.fps, Flags: l.flags})
+		ss := snapStream{ID: s.id, Base: s.base, Live: s.live, Closed: s.closed, ClockDirty: s.clockDirty,
+			Data: s.data, LastArrival: s.lastArrival, ClosedAt: s.closedAt, ClosedTo: s.closedTo, FinalTo: s.finalTo,
+			DelivMinute: s.deliv.minute, Late: s.deliv.late, Duplicates: s.deliv.duplicates, TooLate: s.deliv.tooLate,
+			DelivDirty: s.deliv.dirty, ListenerCount: s.tab.live}
+		ss.Listeners = p.listenerBlob(s)
+		for _, start := range sortedStarts(s.minutes) {
+			ss.Minutes = append(ss.Minutes, s.minutes[start])
 		}
-		slices.SortFunc(ss.Listeners, func(a, b snapListener) int { return cmp.Compare(int64(a.Key>>1), int64(b.Key>>1)) })
-		for _, m := range s.minutes {
-			ss.Minutes = append(ss.Minutes, m)
+		for _, start := range sortedStarts(s.quarters) {
+			q := s.quarters[start]
+			ss.Quarters = append(ss.Quarters, snapQuarter{Start: start, AQH: q.aqh, Closed: q.closed, Final: q.final, Dirty: q.dirty, Emitted: q.emitted})
 		}
-		slices.SortFunc(ss.Minutes, func(a, b *window.Minute) int { return cmp.Compare(a.Start, b.Start) })
-		for q := range s.qDirty {
-			ss.QDirty = append(ss.QDirty, q)
-		}
-		slices.Sort(ss.QDirty)
 		snap.Streams = append(snap.Streams, ss)
-	}
-	for _, b := range p.buf.sortedAll() {
-		se := snapEv{T: uint64(b.t), Listener: b.listener, Fp: b.fp, Played: b.played, Stream: p.syms.name(b.stream),
-			Typ: uint8(b.typ), Flags: b.flags, Aux: b.aux}
-		if b.typ == event.TypeError {
-			se.Code, se.Aux = p.syms.name(uint32(b.aux)), 0
-		}
-		snap.Buffer = append(snap.Buffer, se)
 	}
 	var buf bytes.Buffer
 	buf.WriteByte(checkpointVersion)
@@ -97,8 +88,91 @@ func (p *Partition) MarshalBinary() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+func sortedStarts[V any](m map[int64]V) []int64 {
+	out := make([]int64, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// listenerBlob packs a stream's listeners: per listener its key, states, tail, bits and log.
+func (p *Partition) listenerBlob(s *stream) []byte {
+	var out []byte
+	s.tab.each(func(i int32, sl *slot) {
+		out = binary.LittleEndian.AppendUint64(out, sl.key)
+		out = appendState(out, &sl.head)
+		out = appendState(out, &sl.fold)
+		out = binary.LittleEndian.AppendUint16(out, sl.foldQual)
+		out = binary.LittleEndian.AppendUint32(out, sl.logBase)
+		tl := &sl.tail
+		for _, v := range [...]uint32{tl.b, tl.t, uint32(tl.dt), tl.played, tl.stalled} {
+			out = binary.LittleEndian.AppendUint32(out, v)
+		}
+		out = append(out, tl.typ, b2u8(tl.muted), tl.fp)
+		out = binary.LittleEndian.AppendUint16(out, tl.n)
+		for _, w := range s.tab.bitsOf(p.ring, i) {
+			out = binary.LittleEndian.AppendUint64(out, w)
+		}
+		log := *s.tab.log(i)
+		out = binary.AppendUvarint(out, uint64(len(log)))
+		out = append(out, log...)
+	})
+	return out
+}
+
+func b2u8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func appendState(out []byte, st *lstate) []byte {
+	for _, v := range [...]uint32{st.pos, st.start, st.last, st.audEnd, st.sPlayed, st.qA, st.qB} {
+		out = binary.LittleEndian.AppendUint32(out, v)
+	}
+	out = binary.LittleEndian.AppendUint16(out, st.accA)
+	out = binary.LittleEndian.AppendUint16(out, st.accB)
+	return append(out, st.flags)
+}
+
+// blobReader reads what listenerBlob wrote.
+type blobReader struct {
+	b   []byte
+	err bool
+}
+
+func (r *blobReader) take(n int) []byte {
+	if r.err || len(r.b) < n {
+		r.err = true
+		return make([]byte, n)
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *blobReader) u64() uint64 { return binary.LittleEndian.Uint64(r.take(8)) }
+func (r *blobReader) u32() uint32 { return binary.LittleEndian.Uint32(r.take(4)) }
+func (r *blobReader) u16() uint16 { return binary.LittleEndian.Uint16(r.take(2)) }
+func (r *blobReader) u8() uint8   { return r.take(1)[0] }
+
+func (r *blobReader) state() lstate {
+	var st lstate
+	for _, v := range [...]*uint32{&st.pos, &st.start, &st.last, &st.audEnd, &st.sPlayed, &st.qA, &st.qB} {
+		*v = r.u32()
+	}
+	st.accA, st.accB, st.flags = r.u16(), r.u16(), r.u8()
+	return st
+}
+
 // Restore returns the partition state serialized by MarshalBinary.
 func Restore(cfg Config, data []byte) (*Partition, error) {
+	if len(data) > 0 && data[0] == 1 {
+		return nil, ErrOldCheckpoint
+	}
 	if len(data) == 0 || data[0] != checkpointVersion {
 		return nil, fmt.Errorf("unknown checkpoint version")
 	}
@@ -107,61 +181,52 @@ func Restore(cfg Config, data []byte) (*Partition, error) {
 		return nil, fmt.Errorf("cannot decode checkpoint: %w", err)
 	}
 	p := New(cfg, snap.ID)
-	p.maxEvent, p.processed, p.closedTo, p.Offset, p.started = snap.MaxEvent, snap.Processed, snap.ClosedTo, snap.Offset, snap.Started
+	if snap.Ring != p.ring.minutes {
+		return nil, fmt.Errorf("checkpoint was written with another session.horizon (%d ring minutes, now %d): restore with the same horizon", snap.Ring, p.ring.minutes)
+	}
+	p.ingest, p.Offset = snap.Ingest, snap.Offset
 	if snap.Dropped != nil {
 		p.Dropped = snap.Dropped
 	}
+	for _, name := range snap.Symbols {
+		p.syms.intern([]byte(name))
+	}
 	for _, ss := range snap.Streams {
-		s := &stream{id: ss.ID, sym: p.syms.intern([]byte(ss.ID)), base: ss.Base, lastEvent: ss.LastEvent, index: make(map[uint64]int32, len(ss.Listeners)),
-			minutes: map[int64]*window.Minute{}, quarters: ss.Quarters, qDirty: map[int64]bool{}}
-		if s.quarters == nil {
-			s.quarters = map[int64]uint64{}
+		s := &stream{id: ss.ID, sym: p.syms.intern([]byte(ss.ID)), base: ss.Base, live: ss.Live, closed: ss.Closed,
+			clockDirty: ss.ClockDirty, data: ss.Data, lastArrival: ss.LastArrival, closedAt: ss.ClosedAt,
+			closedTo: ss.ClosedTo, finalTo: ss.FinalTo, minutes: map[int64]*window.Minute{}, quarters: map[int64]*quarter{},
+			deliv: delivery{minute: ss.DelivMinute, late: ss.Late, duplicates: ss.Duplicates, tooLate: ss.TooLate, dirty: ss.DelivDirty}}
+		r := blobReader{b: ss.Listeners}
+		for range ss.ListenerCount {
+			i := s.tab.add(p.ring, r.u64())
+			sl := s.tab.at(i)
+			sl.head, sl.fold = r.state(), r.state()
+			sl.foldQual, sl.logBase = r.u16(), r.u32()
+			tl := &sl.tail
+			tl.b, tl.t, tl.dt, tl.played, tl.stalled = r.u32(), r.u32(), int32(r.u32()), r.u32(), r.u32()
+			tl.typ, tl.muted, tl.fp, tl.n = r.u8(), r.u8() == 1, r.u8(), r.u16()
+			bits := s.tab.bitsOf(p.ring, i)
+			for w := range bits {
+				bits[w] = r.u64()
+			}
+			n, k := binary.Uvarint(r.b)
+			if k <= 0 {
+				r.err = true
+				break
+			}
+			r.b = r.b[k:]
+			*s.tab.log(i) = slices.Clone(r.take(int(n)))
 		}
-		for _, l := range ss.Listeners {
-			*p.listenerFor(s, l.Key).listener = listener{start: l.Start, last: l.Last, audEnd: l.AudEnd,
-				minute: l.Minute, minPlayed: l.MinPlayed, qPlayed: l.QPlayed, sPlayed: l.SPlayed, fps: l.Fps, flags: l.Flags}
+		if r.err || len(r.b) != 0 {
+			return nil, fmt.Errorf("cannot decode checkpoint: listeners of stream %s are corrupt", ss.ID)
 		}
 		for _, m := range ss.Minutes {
 			s.minutes[m.Start] = m
 		}
-		for _, q := range ss.QDirty {
-			s.qDirty[q] = true
+		for _, q := range ss.Quarters {
+			s.quarters[q.Start] = &quarter{aqh: q.AQH, closed: q.Closed, final: q.Final, dirty: q.Dirty, emitted: q.Emitted}
 		}
 		p.streams[s.id] = s
-		p.setSym(s)
-	}
-	for _, b := range snap.Buffer {
-		e := ev{t: int64(b.T), listener: b.Listener, aux: b.Aux, fp: b.Fp, played: b.Played,
-			stream: p.syms.intern([]byte(b.Stream)), typ: eventType(b.Typ), flags: b.Flags}
-		if e.typ == event.TypeError {
-			e.aux = uint64(p.syms.intern([]byte(b.Code)))
-		}
-		p.buf.push(e)
 	}
 	return p, nil
-}
-
-// sortedAll returns every buffered event in release order, leaving the buffer as it was.
-func (r *reorder) sortedAll() []ev {
-	var secs []int64
-	for i := range r.ring {
-		if b := &r.ring[i]; len(b.evs) > 0 {
-			secs = append(secs, b.sec)
-		}
-	}
-	for s := range r.over {
-		secs = append(secs, s)
-	}
-	slices.Sort(secs)
-	secs = slices.Compact(secs)
-	var out []ev
-	for _, sec := range secs {
-		if b := &r.ring[sec&(ringSize-1)]; len(b.evs) > 0 && b.sec == sec {
-			out = append(out, b.evs...)
-		}
-		out = append(out, r.over[sec]...)
-	}
-	// Kafka order within each second is kept: restoring pushes them in this order and the
-	// release sorts them by time as it would have.
-	return out
 }

@@ -16,23 +16,22 @@ type MinuteFigures struct {
 	PeakConcurrent, PeakHearing                      uint64
 	DisplayedMax, DisplayedLast                      uint64
 	HasDisplayed                                     bool
-	Duplicates                                       uint64
 }
 
-// FiguresOf reads one partition's minute.
-func FiguresOf(m *window.Minute) MinuteFigures {
-	c, h := m.Connected.Count(), m.Hearing.Count()
-	peak := func(d *[61]int32) uint64 {
+// FiguresOf reads one partition's minute row.
+func FiguresOf(m window.MinuteRow) MinuteFigures {
+	c, h := m.Connected, m.Hearing
+	peak := func(perSec []uint32) uint64 {
 		var best uint32
-		for _, v := range window.PerSecond(d) {
+		for _, v := range perSec {
 			best = max(best, v)
 		}
 		return uint64(best)
 	}
 	return MinuteFigures{Connected: c.Value, ConnectedLo: c.Lo, ConnectedHi: c.Hi, Hearing: h.Value, HearingLo: h.Lo, HearingHi: h.Hi,
 		Joins: m.Joins, Leaves: m.Leaves, Timeouts: m.Timeouts, Plays: m.Plays, Errors: m.Errors, Failures: m.StartFailures,
-		PlayedMS: m.PlayedMS, MutedMS: m.MutedMS, PeakConcurrent: peak(&m.ConnDiff), PeakHearing: peak(&m.HearDiff),
-		DisplayedMax: m.DisplayedMax, DisplayedLast: m.DisplayedLast, HasDisplayed: m.HasDisplayed, Duplicates: m.Duplicates}
+		PlayedMS: m.PlayedMS, MutedMS: m.MutedMS, PeakConcurrent: peak(m.ConnectedPerSec), PeakHearing: peak(m.HearingPerSec),
+		DisplayedMax: m.DisplayedMax, DisplayedLast: m.DisplayedLast, HasDisplayed: m.HasDisplayed}
 }
 
 // Compare checks every minute of the truth against the measured figures: exact metrics

@@ -71,6 +71,24 @@ func (s *Set) toSketch() {
 	s.exact = nil
 }
 
+// Remove takes key out of an exact set and reports whether the set is still exact. A sketch
+// cannot forget a key: on false the caller must rebuild the set from its members.
+func (s *Set) Remove(key uint64) bool {
+	if s.hll != nil {
+		return false
+	}
+	delete(s.exact, key)
+	return true
+}
+
+// Len is the exact size, or -1 once the set is a sketch.
+func (s *Set) Len() int {
+	if s.hll != nil {
+		return -1
+	}
+	return len(s.exact)
+}
+
 // Merge adds every key of o to s (o is unchanged).
 func (s *Set) Merge(o *Set) error {
 	if o.hll != nil {

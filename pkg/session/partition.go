@@ -1,0 +1,314 @@
+// Package session turns one Kafka partition's event records into audience figures that depend
+// on the set of distinct events alone — not on their arrival order, delay, copies or pauses
+// (SPEC, "Time, late events and duplicates"; docs/time.md).
+//
+//   - config.go: thresholds and the time model's durations;
+//   - rules.go: the SPEC's rules as a machine over one listener's events in a fixed order;
+//   - table.go, log.go: per listener its machine state, its events inside the correction
+//     horizon (a packed log) and its minute bits;
+//   - rederive.go: an event that arrives out of order is put in its place and its listener
+//     derived again (old contribution subtracted, new one added);
+//   - stream.go: per stream a clock, and what moves with it: minutes closing (provisional rows)
+//     and becoming final, listeners folding their logs, streams closing;
+//   - partition.go (this file): records in, rows out;
+//   - checkpoint.go: the whole state at an offset.
+package session
+
+import (
+	"fmt"
+
+	"github.com/earshot/earshot/pkg/event"
+	"github.com/earshot/earshot/pkg/window"
+)
+
+// Partition is the state of one Kafka partition. Not safe for concurrent use: one worker owns it.
+type Partition struct {
+	cfg Config
+	id  uint16
+	// thresholds in ms
+	tout, hearMin, qual, aqhMin, failAfter, lookback, horizon, replayIdle int64
+	ring                                                                  ring
+
+	streams map[string]*stream
+	last    *stream // the stream of the previous record: most records continue it
+	syms    symbols
+	// ingest is the partition's ingest clock: the newest collector time seen (ticks and
+	// records), unix ms. It moves only while ingest works.
+	ingest int64
+	// Offset is the last Kafka offset folded in; rows carry it in their version.
+	Offset int64
+	seq    uint64 // listener rows emitted at Offset
+	// Dropped counts records that could not be applied, by reason.
+	Dropped map[string]uint64
+
+	out      Output
+	spare    []window.ListenerRow // recycled listener-row storage
+	scr      scratch
+	emitOpen bool
+}
+
+// Output is what a Partition emitted since the last TakeOutput.
+type Output struct {
+	// Minutes to write (render with window.Minute.Row before the next Add).
+	Minutes   []*window.Minute
+	Quarters  []QuarterCount
+	Listeners window.ListenerRows
+	Delivery  []Delivery
+	Clocks    []Clock
+}
+
+// QuarterCount is one stream's AQH persons for one quarter hour in this partition.
+type QuarterCount struct {
+	Stream         string
+	Start          int64
+	AQHPersons     uint64
+	Final, Deleted bool
+}
+
+// Delivery counts how one stream's events arrived while its clock was in one minute.
+type Delivery struct {
+	Stream                    string
+	Minute                    int64
+	Late, Duplicates, TooLate uint64
+}
+
+// Clock says how far this partition has come with one stream (unix ms).
+type Clock struct {
+	Stream                   string
+	Clock, ClosedTo, FinalTo int64
+	Closed                   bool
+}
+
+// New returns an empty partition state.
+func New(cfg Config, partition uint16) *Partition {
+	ms := func(d interface{ Milliseconds() int64 }) int64 { return d.Milliseconds() }
+	return &Partition{
+		cfg: cfg, id: partition,
+		tout: ms(cfg.SessionTimeout), hearMin: ms(cfg.HearingMin), qual: ms(cfg.Qualified), aqhMin: ms(cfg.AQHMin),
+		failAfter: ms(cfg.StartFailureAfter), lookback: ms(cfg.Lookback), horizon: ms(cfg.Horizon),
+		replayIdle: ms(cfg.ReplayIdle), ring: newRing(int(cfg.Horizon.Minutes())),
+		streams: map[string]*stream{}, Dropped: map[string]uint64{}, Offset: -1,
+	}
+}
+
+// ID is the partition number.
+func (p *Partition) ID() uint16 { return p.id }
+
+// Ingest is the partition's ingest clock (unix ms): the newest collector time it has seen.
+func (p *Partition) Ingest() int64 { return p.ingest }
+
+// Add folds one record at Kafka offset into the state. The record's byte slices may be reused
+// by the caller afterwards.
+func (p *Partition) Add(r *event.Record, offset int64) {
+	p.Offset, p.seq = offset, 0
+	p.ingest = max(p.ingest, r.ReceivedAt)
+	switch r.Type {
+	case event.TypeTick:
+		p.tick()
+		return
+	case event.TypeEnd:
+		p.closeStream(p.streamFor(r.StreamID, r.EventTime))
+		return
+	}
+	s := p.last
+	if s == nil || s.id != string(r.StreamID) {
+		s = p.streamFor(r.StreamID, r.EventTime)
+		p.last = s
+	}
+	if r.Flags&event.FlagTrustedTime == 0 {
+		s.live = true
+	}
+	s.lastArrival = max(s.lastArrival, r.ReceivedAt)
+	s.data = max(s.data, r.EventTime)
+	p.event(s, r)
+	p.advance(s)
+}
+
+// event applies one listener or platform event of stream s.
+func (p *Partition) event(s *stream, r *event.Record) {
+	e := ev{played: r.PlayedMS, stalled: r.StalledMS, typ: r.Type, muted: r.Flags&event.FlagMuted != 0,
+		fp: uint8(r.Fingerprint) &^ repeatBit}
+	if r.Type == event.TypeHeartbeat && (r.PlayedMS > event.MaxIntervalMS || r.StalledMS > event.MaxIntervalMS) {
+		p.drop("bad_played_ms")
+		return
+	}
+	begins := r.EventTime - int64(e.played)
+	if s.closed || begins < s.clock(p.ingest)-p.horizon {
+		s.deliv.add(p.clockMinute(s), 0, 0, 1)
+		p.drop("too_late")
+		return
+	}
+	t, ok := s.rel(r.EventTime)
+	if !ok || begins < s.base {
+		p.drop("time_out_of_range")
+		return
+	}
+	e.t, e.b = t, t-e.played
+	if r.Type == event.TypeDisplayed {
+		m := p.minute(s, window.MinuteOf(r.EventTime))
+		m.Displayed(r.DisplayedCount, r.EventTime)
+		m.Dirty = true
+		if begins < s.closedTo {
+			s.deliv.add(p.clockMinute(s), 1, 0, 0)
+		}
+		return
+	}
+	if r.Type == event.TypeError {
+		e.code = p.syms.intern(r.ErrorCode)
+	}
+	i := s.tab.lookup(r.Listener)
+	if i < 0 {
+		i = p.newListener(s, r.Listener)
+	}
+	sl := s.tab.at(i)
+	if tl := &sl.tail; e.b >= sl.head.pos && (tl.n == 0 || e.b > tl.b || e.b == tl.b && e.t > tl.t) {
+		// In order for this listener: apply it, then bring the listener to where its stream
+		// has closed minutes, as the other listeners are.
+		d := deriv{p: p, s: s, key: sl.key, slot: i, sign: 1, bits: bitsApply}
+		d.moveTo(&sl.head, e.b)
+		d.apply(&sl.head, &e)
+		if to := p.rel(s, s.closedTo); to > sl.head.pos {
+			d.moveTo(&sl.head, to)
+		}
+		log := s.tab.log(i)
+		*log = appendEv(*log, tl, &e)
+	} else if !p.insert(s, i, e) {
+		s.deliv.add(p.clockMinute(s), 0, 1, 0)
+		return
+	}
+	if begins < s.closedTo {
+		s.deliv.add(p.clockMinute(s), 1, 0, 0)
+	}
+}
+
+func (p *Partition) newListener(s *stream, key uint64) int32 {
+	i := s.tab.add(p.ring, key)
+	sl := s.tab.at(i)
+	sl.fold.pos = p.rel(s, s.finalTo)
+	sl.head, sl.logBase = sl.fold, sl.fold.pos
+	sl.tail.t = sl.logBase // where the log's first entry counts from
+	return i
+}
+
+// corrupt forgets a listener whose log cannot be read (a bug): counted, never a crash loop.
+func (p *Partition) corrupt(s *stream, i int32) {
+	p.drop("corrupt_listener_state")
+	*s.tab.log(i) = nil
+	sl := s.tab.at(i)
+	sl.tail = tail{t: sl.logBase}
+}
+
+func (p *Partition) drop(reason string) { p.Dropped[reason]++ }
+
+// rel is x (unix ms) relative to the stream's base, clamped into the uint32 range.
+func (p *Partition) rel(s *stream, x int64) uint32 {
+	return uint32(min(max(x-s.base, 0), 1<<32-1))
+}
+
+// minute returns the stream's minute starting at start (unix ms), creating it.
+func (p *Partition) minute(s *stream, start int64) *window.Minute {
+	if m := s.lastMinute; m != nil && m.Start == start {
+		return m
+	}
+	if m, ok := s.minutes[start]; ok {
+		s.lastMinute = m
+		return m
+	}
+	if start < s.finalTo {
+		// Nothing may change a final minute (docs/time.md): the time model is broken.
+		panic("session: contribution to a final minute")
+	}
+	m := window.NewMinute(s.id, start)
+	m.Closed = start+window.MinuteMS <= s.closedTo
+	s.minutes[start] = m
+	s.lastMinute = m
+	return m
+}
+
+// quarter returns the stream's quarter hour starting at start (unix ms), creating it.
+func (p *Partition) quarter(s *stream, start int64) *quarter {
+	q, ok := s.quarters[start]
+	if !ok {
+		if start+window.QuarterMS <= s.finalTo {
+			panic("session: contribution to a final quarter hour")
+		}
+		q = &quarter{closed: start+window.QuarterMS <= s.closedTo}
+		s.quarters[start] = q
+	}
+	return q
+}
+
+// setBit puts listener i (key) in the set of kind k of the minute at m (unix ms) unless it is
+// there: the minute's distinct set and a listener row follow.
+func (p *Partition) setBit(s *stream, i int32, key uint64, k int, m int64) {
+	bits := s.tab.bitsOf(p.ring, i)
+	if p.ring.has(bits, k, m) {
+		return
+	}
+	if m < s.finalTo || m >= s.finalTo+int64(p.ring.minutes)*window.MinuteMS {
+		panic(fmt.Sprintf("session: minute bit outside the open minutes: %d not in [%d, +%d min) of %s", m, s.finalTo, p.ring.minutes, s.id))
+	}
+	p.ring.set(bits, k, m)
+	mm := p.minute(s, m)
+	mm.Set(k).Insert(key)
+	mm.Dirty = true
+	p.listenerRow(s, m, key, p.ring.flagsAt(bits, m))
+}
+
+// listenerRow emits what listener key is in minute m. Its version orders every row of the
+// partition: the offset, then the row's place among those emitted at that offset.
+func (p *Partition) listenerRow(s *stream, m int64, key uint64, flags uint8) {
+	if p.out.Listeners.Rows == nil {
+		p.out.Listeners.Rows, p.spare = p.spare, nil
+	}
+	p.out.Listeners.Rows = append(p.out.Listeners.Rows, window.ListenerRow{Stream: s.sym, Minute: m,
+		Listener: key, Flags: flags, Version: uint64(p.Offset+1)<<28 | p.seq})
+	p.seq++
+}
+
+// symbols interns stream ids and error codes.
+type symbols struct {
+	names []string
+	index map[string]uint32
+}
+
+func (y *symbols) intern(b []byte) uint32 {
+	if i, ok := y.index[string(b)]; ok {
+		return i
+	}
+	if y.index == nil {
+		y.index = map[string]uint32{}
+	}
+	i := uint32(len(y.names))
+	y.names = append(y.names, string(b))
+	y.index[y.names[i]] = i
+	return i
+}
+
+func (y *symbols) name(i uint32) string {
+	if int(i) < len(y.names) {
+		return y.names[i]
+	}
+	return ""
+}
+
+// Recycle hands back the listener rows of an Output the caller is done with (written), so
+// the next outputs reuse their storage instead of allocating.
+func (p *Partition) Recycle(o Output) {
+	if cap(o.Listeners.Rows) > cap(p.spare) {
+		p.spare = o.Listeners.Rows[:0]
+	}
+}
+
+// TakeOutput returns what was emitted since the last call, corrections included.
+func (p *Partition) TakeOutput() Output {
+	p.collect()
+	o := p.out
+	o.Listeners.Streams = p.syms.names // append-only: this view stays valid
+	p.out = Output{}
+	return o
+}
+
+// EmitOpen has the next TakeOutput include minutes not closed yet (provisional, superseded when
+// they close): for graceful shutdown and hand-over, so that nothing seen is invisible.
+func (p *Partition) EmitOpen() { p.emitOpen = true }

@@ -1,0 +1,318 @@
+package session
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/earshot/earshot/pkg/sketch"
+	"github.com/earshot/earshot/pkg/window"
+)
+
+// stream is one stream's state in this partition, with its own clock (docs/time.md):
+//
+//   - live streams (any event timed by a collector's clock) follow the partition's ingest
+//     clock, which stands still while ingest does;
+//   - trusted-time streams (imports, replays) follow their own newest event, and end by an
+//     explicit close or after session.replay_idle of ingest time without events.
+//
+// As the clock passes a minute's end + lookback the minute closes: every live session is
+// applied to it and its provisional rows are written. As it passes the end + horizon the minute
+// becomes final: its last row says so, and nothing can change it any more.
+type stream struct {
+	id   string
+	sym  uint32
+	base int64 // unix ms that listener times count from
+
+	live        bool  // an event was timed by a collector's clock
+	data        int64 // newest event time
+	lastArrival int64 // newest collector receive time of its events
+	closed      bool
+	closedAt    int64 // ingest clock when closed
+	// closedTo is the end of the last closed minute, finalTo of the last final one (unix ms):
+	// minutes before finalTo are gone.
+	closedTo, finalTo int64
+
+	tab        table
+	minutes    map[int64]*window.Minute
+	lastMinute *window.Minute
+	quarters   map[int64]*quarter
+	deliv      delivery
+	clockDirty bool
+}
+
+// quarter is one stream's quarter hour: AQH persons (signed, like minute counters).
+type quarter struct {
+	aqh                           int64
+	closed, final, dirty, emitted bool
+}
+
+func (q *quarter) add(sign int64) {
+	q.aqh += sign
+	q.dirty = true
+}
+
+// delivery counts how events arrived while the stream's clock was in one minute.
+type delivery struct {
+	minute                    int64
+	late, duplicates, tooLate uint64
+	dirty                     bool
+}
+
+func (d *delivery) add(minute int64, late, dup, tooLate uint64) {
+	d.moveTo(minute, nil)
+	d.late += late
+	d.duplicates += dup
+	d.tooLate += tooLate
+	d.dirty = true
+}
+
+// moveTo starts counting at minute, handing the previous minute's counts to out.
+func (d *delivery) moveTo(minute int64, out func(delivery)) {
+	if minute == d.minute {
+		return
+	}
+	if d.dirty && out != nil {
+		out(*d)
+	}
+	*d = delivery{minute: minute}
+}
+
+func (s *stream) rel(t int64) (uint32, bool) {
+	d := t - s.base
+	return uint32(d), d >= 0 && d < 1<<32
+}
+
+// clock is the stream's clock, given the partition's ingest clock.
+func (s *stream) clock(ingest int64) int64 {
+	switch {
+	case s.closed:
+		return math.MaxInt64 / 2
+	case s.live:
+		return max(s.data, ingest)
+	}
+	return s.data
+}
+
+func (p *Partition) clockMinute(s *stream) int64 {
+	return window.MinuteOf(min(s.clock(p.ingest), math.MaxInt64/4))
+}
+
+// streamFor returns the state of stream id, creating it with its clocks at t.
+func (p *Partition) streamFor(id []byte, t int64) *stream {
+	if s, ok := p.streams[string(id)]; ok {
+		return s
+	}
+	s := &stream{id: string(id), sym: p.syms.intern(id), base: window.QuarterOf(t - 24*3600*1000),
+		minutes: map[int64]*window.Minute{}, quarters: map[int64]*quarter{}, clockDirty: true}
+	// A new stream's clock starts at its first event; a live stream's then moves on to the
+	// ingest clock (advance).
+	s.closedTo = window.MinuteOf(t - p.lookback)
+	s.finalTo = window.MinuteOf(t - p.horizon)
+	s.deliv.minute = window.MinuteOf(t)
+	p.streams[s.id] = s
+	return s
+}
+
+// advance closes and finalises what the stream's clock has passed.
+func (p *Partition) advance(s *stream) {
+	if s.closed {
+		return
+	}
+	c := s.clock(p.ingest)
+	s.deliv.moveTo(window.MinuteOf(c), func(d delivery) { p.out.Delivery = append(p.out.Delivery, p.deliveryOut(s, d)) })
+	if to := window.MinuteOf(c - p.lookback); to > s.closedTo {
+		p.closeTo(s, to)
+	}
+	if to := window.MinuteOf(c - p.horizon); to > s.finalTo {
+		p.finalizeTo(s, to)
+	}
+}
+
+// closeTo closes the stream's minutes up to `to`: every live session is applied up to there
+// (or times out before), and the minutes' provisional rows are due.
+func (p *Partition) closeTo(s *stream, to int64) {
+	rel := p.rel(s, to)
+	s.tab.each(func(i int32, sl *slot) {
+		if sl.head.live() {
+			d := deriv{p: p, s: s, key: sl.key, slot: i, sign: 1, bits: bitsApply}
+			d.moveTo(&sl.head, rel)
+		}
+	})
+	s.closedTo = to
+	now := time.Now()
+	for start, m := range s.minutes {
+		if !m.Closed && start+window.MinuteMS <= to {
+			m.Closed, m.Dirty, m.ClosedAt = true, true, now
+		}
+	}
+	for start, q := range s.quarters {
+		if !q.closed && start+window.QuarterMS <= to {
+			q.closed, q.dirty = true, true
+		}
+	}
+	s.clockDirty = true
+}
+
+// finalizeTo makes the stream's minutes up to `to` final: their sets rebuilt if they lost a
+// member as sketches, their last rows due; every listener's log folds up to `to`, and
+// listeners with nothing left in the open minutes are forgotten.
+func (p *Partition) finalizeTo(s *stream, to int64) {
+	p.finalizeWindows(s, to)
+	rel := p.rel(s, to)
+	from := s.finalTo
+	s.tab.each(func(i int32, sl *slot) {
+		p.fold(s, i, rel)
+		bits := s.tab.bitsOf(p.ring, i)
+		p.ring.clear(bits, from, to)
+		h := &sl.head
+		if !h.live() && len(*s.tab.log(i)) == 0 && p.ring.empty(bits) &&
+			(h.audEnd == 0 || quarterOf(h.audEnd-1)+window.QuarterMS <= int64(rel)) {
+			s.tab.remove(p.ring, i)
+		}
+	})
+	s.finalTo = to
+	s.clockDirty = true
+}
+
+// finalizeWindows marks the minutes and quarter hours that end by `to` final.
+func (p *Partition) finalizeWindows(s *stream, to int64) {
+	for start, m := range s.minutes {
+		if start+window.MinuteMS <= to && !m.Final {
+			p.rebuild(s, m)
+			m.Final, m.Closed, m.Dirty = true, true, true
+		}
+	}
+	for start, q := range s.quarters {
+		if start+window.QuarterMS <= to && !q.final {
+			q.final, q.closed, q.dirty = true, true, true
+		}
+	}
+}
+
+// rebuild makes m's stale sets again from the listeners' minute bits.
+func (p *Partition) rebuild(s *stream, m *window.Minute) {
+	for k, stale := range m.Stale {
+		if !stale {
+			continue
+		}
+		set := m.Set(k)
+		*set = sketch.Set{}
+		s.tab.each(func(i int32, sl *slot) {
+			if p.ring.has(s.tab.bitsOf(p.ring, i), k, m.Start) {
+				set.Insert(sl.key)
+			}
+		})
+		m.Stale[k] = false
+	}
+}
+
+// closeStream ends a stream: live sessions time out after their last events, and every minute
+// and quarter hour becomes final at once. Later events of the stream are too late.
+func (p *Partition) closeStream(s *stream) {
+	if s.closed {
+		return
+	}
+	s.tab.each(func(i int32, sl *slot) {
+		if sl.head.live() {
+			d := deriv{p: p, s: s, key: sl.key, slot: i, sign: 1, bits: bitsApply}
+			d.moveTo(&sl.head, math.MaxUint32)
+		}
+	})
+	end := s.closedTo
+	for start := range s.minutes {
+		end = max(end, start+window.MinuteMS)
+	}
+	for start := range s.quarters {
+		end = max(end, start+window.QuarterMS)
+	}
+	for _, m := range s.minutes {
+		if !m.Closed {
+			m.Closed, m.Dirty, m.ClosedAt = true, true, time.Now()
+		}
+	}
+	end = window.QuarterOf(end + window.QuarterMS - 1)
+	p.finalizeWindows(s, end)
+	s.tab = table{}
+	s.closedTo, s.finalTo = max(s.closedTo, end), max(s.finalTo, end)
+	s.closed, s.closedAt, s.clockDirty = true, p.ingest, true
+}
+
+// tick moves every live stream with the ingest clock and closes idle trusted streams.
+func (p *Partition) tick() {
+	ids := make([]string, 0, len(p.streams))
+	for id := range p.streams {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // the same order in every replay of the partition
+	for _, id := range ids {
+		s := p.streams[id]
+		switch {
+		case s.closed:
+		case !s.live && p.ingest-s.lastArrival >= p.replayIdle:
+			p.closeStream(s)
+		default:
+			p.advance(s)
+		}
+	}
+}
+
+// collect moves what is due to the output and forgets what is done.
+func (p *Partition) collect() {
+	for id, s := range p.streams {
+		for start, m := range s.minutes {
+			if m.Dirty && (m.Closed || p.emitOpen) {
+				p.rebuild(s, m)
+				switch empty := m.Empty(); {
+				case !empty || m.Emitted:
+					p.out.Minutes = append(p.out.Minutes, m)
+					m.Emitted = !empty
+				}
+				m.Dirty = false
+			}
+			if m.Final && !m.Dirty {
+				delete(s.minutes, start)
+				if s.lastMinute == m {
+					s.lastMinute = nil
+				}
+			}
+		}
+		for start, q := range s.quarters {
+			if q.dirty && (q.closed || p.emitOpen) {
+				if q.aqh != 0 || q.emitted {
+					p.out.Quarters = append(p.out.Quarters, QuarterCount{Stream: s.id, Start: start,
+						AQHPersons: uint64(max(q.aqh, 0)), Final: q.final, Deleted: q.aqh == 0})
+					q.emitted = q.aqh != 0
+				}
+				q.dirty = false
+			}
+			if q.final && !q.dirty {
+				delete(s.quarters, start)
+			}
+		}
+		if s.deliv.dirty {
+			p.out.Delivery = append(p.out.Delivery, p.deliveryOut(s, s.deliv))
+			s.deliv.dirty = false
+		}
+		if s.clockDirty {
+			c := s.data // a closed stream's clock is at infinity: show its newest event
+			if !s.closed {
+				c = s.clock(p.ingest)
+			}
+			p.out.Clocks = append(p.out.Clocks, Clock{Stream: s.id, Clock: c, ClosedTo: s.closedTo, FinalTo: s.finalTo, Closed: s.closed})
+			s.clockDirty = false
+		}
+		if s.tab.live == 0 && len(s.minutes) == 0 && len(s.quarters) == 0 &&
+			(s.closed && p.ingest-s.closedAt >= p.horizon || !s.closed && s.live && s.closedTo > s.data) {
+			delete(p.streams, id)
+			if p.last == s {
+				p.last = nil
+			}
+		}
+	}
+	p.emitOpen = false
+}
+
+func (p *Partition) deliveryOut(s *stream, d delivery) Delivery {
+	return Delivery{Stream: s.id, Minute: d.minute, Late: d.late, Duplicates: d.duplicates, TooLate: d.tooLate}
+}

@@ -1,0 +1,185 @@
+package session
+
+import (
+	"github.com/earshot/earshot/pkg/window"
+)
+
+// The listener table of one stream: per listener a slot (fixed size, no pointers), its event
+// log (docs/time.md) and its minute bits, in pages so the table grows without copying.
+
+const pageBits = 12
+
+// slot is one listener: its machine state now (head) and at the start of its log (fold), and
+// what the hot path needs to append to the log and to tell in-order events (tail).
+type slot struct {
+	key  uint64
+	head lstate
+	fold lstate
+	tail tail
+	// foldQual: qualified bits that folded events set in the minutes from minute(fold.pos) on
+	// (bit i: i minutes later); the other bits they set there follow from fold (see seed).
+	foldQual uint16
+	used     bool
+	// logBase is the time the log's first entry counts from.
+	logBase uint32
+}
+
+// tail describes the log's last entry: the hot path applies an event at once when it sorts
+// after it, and encodes it relative to it.
+type tail struct {
+	b, t            uint32
+	dt              int32 // t minus the ts of the entry before it
+	played, stalled uint32
+	typ             uint8
+	muted           bool
+	fp              uint8
+	n               uint16 // entries in the log (0: empty; saturates)
+}
+
+// ring maps minutes to bit positions: a listener's bits cover ringMinutes consecutive minutes
+// from its stream's first non-final minute, each minute's bit reused once the minute is final.
+type ring struct {
+	minutes int // a multiple of 64
+	words   int // per kind
+}
+
+func newRing(horizonMinutes int) ring {
+	// The non-final minutes span the horizon plus the minute in progress and the one being
+	// closed; a little more keeps a minute's bit clear of the one it will be reused for.
+	n := (horizonMinutes + 4 + 63) / 64 * 64
+	return ring{minutes: n, words: n / 64}
+}
+
+func (r ring) stride() int { return window.Kinds * r.words }
+
+func (r ring) pos(k int, minute int64) (word int, bit uint64) {
+	i := int(floorDiv(minute, window.MinuteMS) % int64(r.minutes))
+	return k*r.words + i/64, 1 << (i % 64)
+}
+
+func (r ring) set(bits []uint64, k int, minute int64) {
+	w, b := r.pos(k, minute)
+	bits[w] |= b
+}
+
+func (r ring) has(bits []uint64, k int, minute int64) bool {
+	w, b := r.pos(k, minute)
+	return bits[w]&b != 0
+}
+
+// clear clears every kind's bits of the minutes in [from, to).
+func (r ring) clear(bits []uint64, from, to int64) {
+	if to-from >= int64(r.minutes)*window.MinuteMS {
+		clear(bits)
+		return
+	}
+	for m := from; m < to; m += window.MinuteMS {
+		for k := range window.Kinds {
+			w, b := r.pos(k, m)
+			bits[w] &^= b
+		}
+	}
+}
+
+// flagsAt are the Flag* bits of one minute.
+func (r ring) flagsAt(bits []uint64, minute int64) uint8 {
+	var f uint8
+	for k := range window.Kinds {
+		if r.has(bits, k, minute) {
+			f |= 1 << k
+		}
+	}
+	return f
+}
+
+func (r ring) empty(bits []uint64) bool {
+	for _, w := range bits {
+		if w != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// table is one stream's listeners.
+type table struct {
+	index map[uint64]int32
+	slots [][]slot
+	logs  [][][]byte
+	bits  [][]uint64
+	used  int32 // slots handed out
+	free  []int32
+	live  int // slots in use
+}
+
+func (t *table) at(i int32) *slot { return &t.slots[i>>pageBits][i&(1<<pageBits-1)] }
+
+func (t *table) log(i int32) *[]byte { return &t.logs[i>>pageBits][i&(1<<pageBits-1)] }
+
+func (t *table) bitsOf(r ring, i int32) []uint64 {
+	page, j := t.bits[i>>pageBits], int(i&(1<<pageBits-1))*r.stride()
+	return page[j : j+r.stride() : j+r.stride()]
+}
+
+// lookup returns key's slot, or −1.
+func (t *table) lookup(key uint64) int32 {
+	if i, ok := t.index[key]; ok {
+		return i
+	}
+	return -1
+}
+
+// add returns a fresh slot for key.
+func (t *table) add(r ring, key uint64) int32 {
+	var i int32
+	if n := len(t.free); n > 0 {
+		i, t.free = t.free[n-1], t.free[:n-1]
+	} else {
+		i = t.used
+		t.used++
+		if int(i>>pageBits) == len(t.slots) {
+			t.slots = append(t.slots, make([]slot, 1<<pageBits))
+			t.logs = append(t.logs, make([][]byte, 1<<pageBits))
+			t.bits = append(t.bits, make([]uint64, (1<<pageBits)*r.stride()))
+		}
+	}
+	*t.at(i) = slot{key: key, used: true}
+	*t.log(i) = nil
+	clear(t.bitsOf(r, i))
+	if t.index == nil {
+		t.index = map[uint64]int32{}
+	}
+	t.index[key] = i
+	t.live++
+	return i
+}
+
+// remove frees slot i.
+func (t *table) remove(r ring, i int32) {
+	s := t.at(i)
+	delete(t.index, s.key)
+	*s = slot{}
+	*t.log(i) = nil
+	clear(t.bitsOf(r, i))
+	t.free = append(t.free, i)
+	t.live--
+}
+
+// each calls f for every slot in use, in slot order.
+func (t *table) each(f func(i int32, s *slot)) {
+	for p, page := range t.slots {
+		for j := range page {
+			if page[j].used {
+				f(int32(p<<pageBits|j), &page[j])
+			}
+		}
+	}
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
