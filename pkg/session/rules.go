@@ -181,19 +181,15 @@ func (d *deriv) moveTo(st *lstate, x uint32) {
 	st.pos = x
 }
 
-// connect applies the live session up to `to`: the connected bit of every minute it enters,
-// and per-second counts for whole minutes (to the end when the session ends at `to`), so that
-// the seconds applied depend on how far the machine has come, not on the steps it took.
+// connect applies the live session from the machine's position up to `to`: the connected bit
+// of every minute that [pos, to) overlaps (the session's first minute was flagged at its
+// start), and per-second counts for whole minutes — up to `to` itself when the session ends
+// there — so that what is applied depends on how far the machine has come, not on its steps.
 func (d *deriv) connect(st *lstate, to uint32, ending bool) {
-	last := to
-	if ending {
-		if to == st.start {
-			return // a zero-length session: only its first minute, flagged at its start
+	if to > st.pos {
+		for m := minuteOf(st.pos); m <= minuteOf(to-1); m += window.MinuteMS {
+			d.flag(window.KindConnected, m)
 		}
-		last = to - 1
-	}
-	for m := minuteOf(st.pos) + window.MinuteMS; m <= minuteOf(last); m += window.MinuteMS {
-		d.flag(window.KindConnected, m)
 	}
 	if !d.counting() {
 		return
@@ -410,9 +406,10 @@ func satAdd32(a, b uint32) uint32 {
 	return 1<<32 - 1
 }
 
-// run applies evs (sorted by cmpEv) from st, events that begin and end at the same instant as
-// a group: when a session is live before that instant its leaves come first (leave and
-// rejoin), otherwise last (a session that begins and ends at once).
+// run applies evs (sorted by cmpEv) from st. Events that begin and end at the same instant
+// are a group: when a session is live before the instant, the events that continue it (play,
+// heartbeat, error) come first, then its leaves, then joins (the last beat, a leave and a
+// rejoin); otherwise in cmpEv's order, so a join opens a session before a leave ends it at once.
 func (d *deriv) run(st *lstate, evs []ev) {
 	for i := 0; i < len(evs); {
 		j := i + 1
@@ -420,17 +417,17 @@ func (d *deriv) run(st *lstate, evs []ev) {
 			j++
 		}
 		d.moveTo(st, evs[i].b)
-		if j-i > 1 && evs[j-1].typ == event.TypeLeave && st.live() {
-			// Leaves sort last within the instant; a live session takes them first.
-			k := j - 1
-			for k > i && evs[k-1].typ == event.TypeLeave {
-				k--
-			}
-			for x := k; x < j; x++ {
-				d.apply(st, &evs[x])
-			}
-			for x := i; x < k; x++ {
-				d.apply(st, &evs[x])
+		if j-i > 1 && st.live() {
+			for _, pass := range [...]func(event.Type) bool{
+				func(t event.Type) bool { return t != event.TypeJoin && t != event.TypeLeave },
+				func(t event.Type) bool { return t == event.TypeLeave },
+				func(t event.Type) bool { return t == event.TypeJoin },
+			} {
+				for x := i; x < j; x++ {
+					if pass(evs[x].typ) {
+						d.apply(st, &evs[x])
+					}
+				}
 			}
 		} else {
 			for x := i; x < j; x++ {
@@ -442,11 +439,12 @@ func (d *deriv) run(st *lstate, evs []ev) {
 }
 
 // seed records the bits that events before the machine's state (folded away) set in minutes
-// from minute(pos) on: connected while live, hearing decided by the accumulators or covered
-// whole, qualified from foldQual (bit i: the minute i minutes after minute(pos)).
+// from minute(pos) on: connected while live and past the minute's start, hearing decided by
+// the accumulators or covered whole, qualified from foldQual (bit i: the minute i minutes after
+// minute(pos)).
 func (d *deriv) seed(st *lstate, foldQual uint16) {
 	pos := minuteOf(st.pos)
-	if st.live() {
+	if st.live() && (int64(st.pos) > pos || st.start == st.pos) {
 		d.flag(window.KindConnected, pos)
 	}
 	hearMin := uint16(min(d.p.hearMin, 1<<16-1))

@@ -29,7 +29,11 @@ func finalWith(t *testing.T, cfg Config, evs []specEvent) fin {
 	recs := trusted("s", evs)
 	var want *rows
 	for _, d := range deliveries(recs, 11) {
-		got := feed(t, New(cfg, 0), d.recs, "s")
+		p := New(cfg, 0)
+		got := feed(t, p, d.recs, "s")
+		if len(p.Dropped) > 0 {
+			t.Fatalf("delivered %s: dropped %v", d.name, p.Dropped)
+		}
 		if want == nil {
 			want = got
 		} else if diff := want.diff(got); diff != "" {

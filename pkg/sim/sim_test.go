@@ -19,11 +19,12 @@ func smallScenario() Scenario {
 	return sc
 }
 
-// record converts a client event as the collector would (without HTTP), keying listeners by
-// a plain hash: the session code only needs distinct keys.
+// record converts a client event as the collector would for a trusted-time token (a replay of
+// a past stream: event time = ts), without HTTP, keying listeners by a plain hash: the session
+// code only needs distinct keys.
 func record(e *client.Event) event.Record {
 	typ, _ := event.ParseType([]byte(e.Type))
-	r := event.Record{Type: typ, Fingerprint: event.Fingerprint([]byte(e.EventID)), EventTime: e.TS, ReceivedAt: e.TS,
+	r := event.Record{Type: typ, Flags: event.FlagTrustedTime, Fingerprint: event.Fingerprint([]byte(e.EventID)), EventTime: e.TS, ReceivedAt: e.TS,
 		StreamID: []byte(e.StreamID), ErrorCode: []byte(e.ErrorCode)}
 	if e.PlayedMS != nil {
 		r.PlayedMS = uint32(*e.PlayedMS)
@@ -43,53 +44,70 @@ func record(e *client.Event) event.Record {
 }
 
 // feed adds every event of st to p in send order, calling afterBatch (if not nil) after each
-// batch, as the aggregator takes output between flushes.
-func feed(p *session.Partition, st *Stream, afterBatch func()) {
+// batch, as the aggregator takes output between flushes. It returns the newest event time.
+func feed(p *session.Partition, st *Stream, afterBatch func()) int64 {
 	off := int64(0)
+	var last int64
 	for _, b := range st.Batches {
 		for i := range b {
 			r := record(&b[i])
 			p.Add(&r, off)
 			off++
+			last = max(last, r.EventTime)
 		}
 		if afterBatch != nil {
 			afterBatch()
 		}
 	}
+	return last
 }
 
 // TestSessionCodeMatchesOracle runs a generated stream through one partition's session logic
-// and checks every minute against the oracle.
+// and checks every final minute against the oracle.
 func TestSessionCodeMatchesOracle(t *testing.T) {
-	t.Run("flush", func(t *testing.T) { testMatchesOracle(t, false) })
-	// As the aggregator ends a replayed stream: processing time jumps to the wall clock.
-	t.Run("idle advance", func(t *testing.T) { testMatchesOracle(t, true) })
+	t.Run("end event", func(t *testing.T) { testMatchesOracle(t, false) })
+	// A replay that is never ended: it closes after session.replay_idle of ingest time.
+	t.Run("replay idle", func(t *testing.T) { testMatchesOracle(t, true) })
 }
 
 func testMatchesOracle(t *testing.T, idle bool) {
 	st := Generate(smallScenario())
 	truth := Oracle(st)
-	p := session.New(session.DefaultConfig(), 0)
-	minutes := map[int64]*window.Minute{}
+	cfg := session.DefaultConfig()
+	p := session.New(cfg, 0)
+	minutes := map[int64]window.MinuteRow{}
 	quarters := map[int64]uint64{}
 	take := func() {
 		o := p.TakeOutput()
 		for _, m := range o.Minutes {
-			minutes[m.Start] = m
+			r, err := m.Row(0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			minutes[m.Start] = r
 		}
 		for _, q := range o.Quarters {
 			quarters[q.Start] = q.AQHPersons
 		}
 	}
-	feed(p, st, take)
+	last := feed(p, st, take)
 	if idle {
-		p.AdvanceTo(time.Now().UnixMilli() - 35_000)
+		for at := last; at <= last+cfg.ReplayIdle.Milliseconds(); at += 1000 {
+			tick := event.Record{Type: event.TypeTick, EventTime: at, ReceivedAt: at}
+			p.Add(&tick, 1<<40)
+		}
 	} else {
-		p.Flush()
+		end := event.Record{Type: event.TypeEnd, StreamID: []byte(st.Scenario.StreamID), EventTime: last, ReceivedAt: last}
+		p.Add(&end, 1<<40)
 	}
 	take()
 	if len(p.Dropped) != 0 {
 		t.Fatalf("dropped %v", p.Dropped)
+	}
+	for start, r := range minutes {
+		if !r.Final {
+			t.Fatalf("minute %s not final after the stream ended", time.UnixMilli(start).UTC().Format("15:04"))
+		}
 	}
 	Compare(t, truth, func(start int64) (MinuteFigures, bool) {
 		m, ok := minutes[start]

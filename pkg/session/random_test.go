@@ -1,0 +1,85 @@
+package session
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/earshot/earshot/pkg/event"
+)
+
+// randomEvents makes a small stream of a few listeners whose events are drawn at random: any
+// type, any order of times, played_ms from 0 to the longest heartbeat, instants shared between
+// events — corners no simulator plans.
+func randomEvents(r *rand.Rand, n int) []specEvent {
+	types := []string{"join", "leave", "heartbeat", "heartbeat", "heartbeat", "play", "error"}
+	var evs []specEvent
+	for i := range n {
+		l := fmt.Sprintf("l%d", r.IntN(3))
+		e := specEvent{ID: fmt.Sprintf("e%d", i), Type: types[r.IntN(len(types))], Listener: l}
+		// Times on a coarse grid so that instants coincide often, over 15 minutes: with 10-minute
+		// heartbeats, no delivery can put an event beyond the 30-min horizon.
+		switch r.IntN(4) {
+		case 0:
+			e.TS = r.Int64N(15*60) * 1000
+		case 1:
+			e.TS = r.Int64N(15*6) * 10_000
+		default:
+			e.TS = r.Int64N(15*60*1000)
+		}
+		e.TS += 10 * 60_000
+		if e.Type == "heartbeat" {
+			switch r.IntN(5) {
+			case 0:
+				e.Played = 0
+			case 1:
+				e.Played = r.Int64N(event.MaxIntervalMS + 1)
+			default:
+				e.Played = r.Int64N(20_000)
+			}
+			e.Muted = r.IntN(6) == 0
+			if r.IntN(4) == 0 {
+				e.Stalled = r.Int64N(10_000)
+			}
+		}
+		if e.Type == "error" {
+			e.Code = []string{"network", "decode"}[r.IntN(2)]
+		}
+		evs = append(evs, e)
+		if r.IntN(8) == 0 { // a copy
+			evs = append(evs, e)
+		}
+	}
+	if r.IntN(3) == 0 {
+		evs = append(evs, specEvent{ID: "disp", Type: "displayed", TS: 11 * 60_000, Count: 1000})
+	}
+	return evs
+}
+
+// TestRandomStreamsAnyDelivery: hundreds of random small streams, each in every delivery of
+// the harness, must give the same rows, with the hot path and re-derivation checked against a
+// full replay after every record.
+func TestRandomStreamsAnyDelivery(t *testing.T) {
+	n := 400
+	if testing.Short() {
+		n = 50
+	}
+	for seed := range n {
+		r := rand.New(rand.NewPCG(uint64(seed), 99))
+		evs := randomEvents(r, 5+r.IntN(60))
+		recs := trusted("s", evs)
+		var want *rows
+		for _, d := range deliveries(recs, uint64(seed)) {
+			p := New(DefaultConfig(), 0)
+			got := feed(t, p, d.recs, "s")
+			if len(p.Dropped) > 0 {
+				t.Fatalf("seed %d, delivered %s: dropped %v", seed, d.name, p.Dropped)
+			}
+			if want == nil {
+				want = got
+			} else if diff := want.diff(got); diff != "" {
+				t.Fatalf("seed %d, delivered %s: rows differ from in order:\n%s\nevents: %+v", seed, d.name, diff, evs)
+			}
+		}
+	}
+}
