@@ -10,6 +10,7 @@ import (
 
 	"github.com/earshot/earshot/pkg/event"
 	"github.com/earshot/earshot/pkg/sim"
+	"github.com/earshot/earshot/pkg/window"
 )
 
 // The differential harness: the same events, delivered in many ways — orders, delays up to 20
@@ -30,6 +31,7 @@ type plan struct {
 	name    string
 	arrive  func(r *rand.Rand, evs []event.Record) []arrival
 	outages [][2]int64
+	restore int // restore the partition from its checkpoint every this many records
 }
 
 func at(evs []event.Record, delay func(e *event.Record) int64) []arrival {
@@ -87,12 +89,21 @@ func plans(from, to int64) []plan {
 		{name: "shuffled within 25 min", arrive: func(r *rand.Rand, evs []event.Record) []arrival {
 			return at(evs, func(*event.Record) int64 { return r.Int64N(25 * 60_000) })
 		}},
+		{name: "random delay up to 2 min, restored from checkpoints", restore: 1789, arrive: func(r *rand.Rand, evs []event.Record) []arrival {
+			return at(evs, func(*event.Record) int64 { return r.Int64N(120_000) })
+		}},
 	}
 }
 
 // deliver runs one plan: records in arrival order, with a tick every second of ingest time
 // (none during outages) from the first arrival until `until`, then end records for `closes`.
 func deliver(t testing.TB, cfg Config, as []arrival, outages [][2]int64, until int64, closes []string, verifyEvery int) (*rows, *Partition) {
+	return deliverRestoring(t, cfg, as, outages, until, closes, verifyEvery, 0)
+}
+
+// deliverRestoring is deliver, with the partition checkpointed and restored from the checkpoint
+// every restoreEvery records (0: never), as a new owner would after a crash or a rebalance.
+func deliverRestoring(t testing.TB, cfg Config, as []arrival, outages [][2]int64, until int64, closes []string, verifyEvery, restoreEvery int) (*rows, *Partition) {
 	t.Helper()
 	down := func(x int64) bool {
 		for _, o := range outages {
@@ -120,6 +131,16 @@ func deliver(t testing.TB, cfg Config, as []arrival, outages [][2]int64, until i
 		off++
 		if off%97 == 0 {
 			r.take(t, p)
+		}
+		if restoreEvery > 0 && off%int64(restoreEvery) == 0 {
+			r.take(t, p)
+			data, err := p.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p, err = Restore(cfg, data); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if verifyEvery > 0 && off%int64(verifyEvery) == 0 {
 			if err := p.verify(); err != nil {
@@ -286,7 +307,7 @@ func TestDeliveriesGiveTheSameRows(t *testing.T) {
 				a.at += 7 * 24 * 3600 * 1000
 				as = append(as, a)
 			}
-			got, p := deliver(t, DefaultConfig(), as, pl.outages, until, []string{"replay-last-week"}, 2000)
+			got, p := deliverRestoring(t, DefaultConfig(), as, pl.outages, until, []string{"replay-last-week"}, 2000, pl.restore)
 			if n := p.Dropped["too_late"]; n != 0 {
 				t.Fatalf("%d events too late", n)
 			}
@@ -309,5 +330,47 @@ func TestDeliveriesGiveTheSameRows(t *testing.T) {
 				t.Fatalf("rows differ from in order:\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestSketchesRegisterForRegister: a minute with more listeners than a set holds exactly, some
+// of whom leave late enough to be taken out again after the set became a sketch, must end with
+// the same sketch bytes as in order.
+func TestSketchesRegisterForRegister(t *testing.T) {
+	t0 := specT0 + 24*3600*1000
+	var recs []event.Record
+	r := rand.New(rand.NewPCG(1, 1))
+	for l := range 7500 {
+		id := fmt.Sprintf("l%d", l)
+		j := int64(r.IntN(50_000))
+		evs := []specEvent{{ID: id + "j", Type: "join", Listener: id, TS: j}, {ID: id + "h", Type: "heartbeat", Listener: id, TS: j + 10_000, Played: 10_000}}
+		if l%3 == 0 {
+			evs = append(evs, specEvent{ID: id + "l", Type: "leave", Listener: id, TS: j + 12_000})
+		}
+		for _, e := range evs {
+			rec := e.record("big", 0, 0)
+			rec.EventTime = t0 + e.TS
+			recs = append(recs, rec)
+		}
+	}
+	until := t0 + DefaultConfig().Horizon.Milliseconds() + 5*60_000
+	inOrder := at(recs, func(*event.Record) int64 { return 0 })
+	want, _ := deliver(t, DefaultConfig(), inOrder, nil, until, nil, 0)
+	// Leaves arrive 3 minutes late: minute 1, where those listeners were provisionally
+	// connected, has more than 4 096 of them and must drop a third again.
+	late := at(recs, func(e *event.Record) int64 { return int64(b64(e.Type == event.TypeLeave)) * 3 * 60_000 })
+	got, p := deliver(t, DefaultConfig(), late, nil, until, nil, 0)
+	if diff := want.diff(got); diff != "" {
+		t.Fatalf("rows differ:\n%s", diff)
+	}
+	m1 := want.minutes["big/"+fmt.Sprint(window.MinuteOf(t0)+window.MinuteMS)]
+	if m1.Connected.Exact {
+		t.Fatalf("minute 1 holds %v listeners exactly: the test needs a sketch", m1.Connected.Value)
+	}
+	if len(p.Dropped) != 0 {
+		t.Fatalf("dropped %v", p.Dropped)
+	}
+	if p.Rebuilds == 0 {
+		t.Fatal("no set was rebuilt: the late leaves never took a listener out of a sketch")
 	}
 }

@@ -204,6 +204,7 @@ func (p *Partition) rebuild(s *stream, m *window.Minute) {
 			}
 		})
 		m.Stale[k] = false
+		p.Rebuilds++
 	}
 }
 

@@ -36,25 +36,28 @@ type tail struct {
 	n               uint16 // entries in the log (0: empty; saturates)
 }
 
-// ring maps minutes to bit positions: a listener's bits cover ringMinutes consecutive minutes
+// ring maps minutes to bit positions: a listener's bits cover `minutes` consecutive minutes
 // from its stream's first non-final minute, each minute's bit reused once the minute is final.
 type ring struct {
-	minutes int // a multiple of 64
+	minutes int // a power of two, at least 64
 	words   int // per kind
 }
 
 func newRing(horizonMinutes int) ring {
 	// The non-final minutes span the horizon plus the minute in progress and the one being
 	// closed; a little more keeps a minute's bit clear of the one it will be reused for.
-	n := (horizonMinutes + 4 + 63) / 64 * 64
+	n := 64
+	for n < horizonMinutes+4 {
+		n *= 2
+	}
 	return ring{minutes: n, words: n / 64}
 }
 
 func (r ring) stride() int { return window.Kinds * r.words }
 
 func (r ring) pos(k int, minute int64) (word int, bit uint64) {
-	i := int(floorDiv(minute, window.MinuteMS) % int64(r.minutes))
-	return k*r.words + i/64, 1 << (i % 64)
+	i := int(uint64(minute/window.MinuteMS) & uint64(r.minutes-1)) // minutes are ≥ 0: unix ms
+	return k*r.words + i>>6, 1 << (i & 63)
 }
 
 func (r ring) set(bits []uint64, k int, minute int64) {
@@ -83,9 +86,10 @@ func (r ring) clear(bits []uint64, from, to int64) {
 
 // flagsAt are the Flag* bits of one minute.
 func (r ring) flagsAt(bits []uint64, minute int64) uint8 {
+	w, b := r.pos(0, minute)
 	var f uint8
 	for k := range window.Kinds {
-		if r.has(bits, k, minute) {
+		if bits[w+k*r.words]&b != 0 {
 			f |= 1 << k
 		}
 	}
@@ -103,7 +107,7 @@ func (r ring) empty(bits []uint64) bool {
 
 // table is one stream's listeners.
 type table struct {
-	index map[uint64]int32
+	index index
 	slots [][]slot
 	logs  [][][]byte
 	bits  [][]uint64
@@ -123,10 +127,12 @@ func (t *table) bitsOf(r ring, i int32) []uint64 {
 
 // lookup returns key's slot, or −1.
 func (t *table) lookup(key uint64) int32 {
-	if i, ok := t.index[key]; ok {
-		return i
-	}
-	return -1
+	return t.index.get(key)
+}
+
+// holds reports whether slot i (a slot handed out before) is key's.
+func (t *table) holds(i int32, key uint64) bool {
+	return i>>pageBits < int32(len(t.slots)) && t.at(i).used && t.at(i).key == key
 }
 
 // add returns a fresh slot for key.
@@ -146,10 +152,7 @@ func (t *table) add(r ring, key uint64) int32 {
 	*t.at(i) = slot{key: key, used: true}
 	*t.log(i) = nil
 	clear(t.bitsOf(r, i))
-	if t.index == nil {
-		t.index = map[uint64]int32{}
-	}
-	t.index[key] = i
+	t.index.put(key, i)
 	t.live++
 	return i
 }
@@ -157,7 +160,7 @@ func (t *table) add(r ring, key uint64) int32 {
 // remove frees slot i.
 func (t *table) remove(r ring, i int32) {
 	s := t.at(i)
-	delete(t.index, s.key)
+	t.index.del(s.key)
 	*s = slot{}
 	*t.log(i) = nil
 	clear(t.bitsOf(r, i))
