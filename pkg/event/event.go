@@ -73,6 +73,9 @@ type Event struct {
 	ListenerID []byte
 	// TSMillis is the client's event time in unix milliseconds.
 	TSMillis int64
+	// SentAtMillis is the client's clock when it sent the request (the optional sent_at), in
+	// unix milliseconds: with ts it tells the client clock's offset (docs/time.md).
+	SentAtMillis int64
 	// PlayedMS and StalledMS are heartbeat fields, in milliseconds.
 	PlayedMS, StalledMS int64
 	Muted               bool
@@ -80,5 +83,5 @@ type Event struct {
 	DisplayedCount      int64
 	Client              Client
 
-	HasTS, HasPlayed, HasStalled, HasMuted, HasDisplayed, HasClient bool
+	HasTS, HasSentAt, HasPlayed, HasStalled, HasMuted, HasDisplayed, HasClient bool
 }

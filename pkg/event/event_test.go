@@ -48,6 +48,9 @@ func TestValidationRules(t *testing.T) {
 		{"client object", `{` + base + `,"type":"join","client":{"app":"x","version":"1.2","platform":"ios"}}`, ""},
 		{"unknown fields are ignored", `{` + base + `,"type":"join","extra":{"a":[1,2,{"b":null}]}}`, ""},
 		{"null is absent", `{` + base + `,"type":"join","muted":null}`, ""},
+		{"sent_at unix ms", `{` + base + `,"type":"join","sent_at":1723507201000}`, ""},
+		{"sent_at rfc3339", `{` + base + `,"type":"join","sent_at":"2024-08-13T00:00:01Z"}`, ""},
+		{"sent_at null is absent", `{` + base + `,"type":"join","sent_at":null}`, ""},
 
 		{"not an object", `7`, ReasonNotObject},
 		{"empty object", `{}`, ReasonMissingEventID},
@@ -66,6 +69,11 @@ func TestValidationRules(t *testing.T) {
 		{"bad ts string", `{` + strings.Replace(base, `1723507200000`, `"yesterday"`, 1) + `,"type":"join"}`, ReasonBadTS},
 		{"negative ts", `{` + strings.Replace(base, `1723507200000`, `-5`, 1) + `,"type":"join"}`, ReasonBadTS},
 		{"fractional ts", `{` + strings.Replace(base, `1723507200000`, `1.5`, 1) + `,"type":"join"}`, ReasonBadTS},
+		{"bad sent_at string", `{` + base + `,"type":"join","sent_at":"now"}`, ReasonBadSentAt},
+		{"negative sent_at", `{` + base + `,"type":"join","sent_at":-1}`, ReasonBadSentAt},
+		{"fractional sent_at", `{` + base + `,"type":"join","sent_at":1723507201000.5}`, ReasonBadSentAt},
+		{"sent_at bool", `{` + base + `,"type":"join","sent_at":true}`, ReasonBadSentAt},
+		{"sent_at object", `{` + base + `,"type":"join","sent_at":{"ms":1}}`, ReasonBadSentAt},
 		{"heartbeat without played_ms", `{` + base + `,"type":"heartbeat"}`, ReasonMissingPlayedMS},
 		{"negative played_ms", `{` + base + `,"type":"heartbeat","played_ms":-1}`, ReasonBadPlayedMS},
 		{"huge played_ms", `{` + base + `,"type":"heartbeat","played_ms":600001}`, ReasonBadPlayedMS},
@@ -108,12 +116,13 @@ func TestParsedValues(t *testing.T) {
 	}
 }
 
+// TestTimestampForms checks the forms of ts and sent_at, which share their syntax.
 func TestTimestampForms(t *testing.T) {
-	f := func(ts string, want time.Time) {
+	f := func(v string, want time.Time) {
 		t.Helper()
-		e, r := parseOne(t, `{"event_id":"e","type":"join","stream_id":"s","listener_id":"u","ts":`+ts+`}`)
-		if r != "" || e.TSMillis != want.UnixMilli() {
-			t.Fatalf("ts %s: %d %q, want %d", ts, e.TSMillis, r, want.UnixMilli())
+		e, r := parseOne(t, `{"event_id":"e","type":"join","stream_id":"s","listener_id":"u","ts":`+v+`,"sent_at":`+v+`}`)
+		if r != "" || e.TSMillis != want.UnixMilli() || !e.HasSentAt || e.SentAtMillis != want.UnixMilli() {
+			t.Fatalf("%s: ts %d sent_at %d %q, want %d", v, e.TSMillis, e.SentAtMillis, r, want.UnixMilli())
 		}
 	}
 	at := time.Date(2024, 8, 13, 0, 0, 0, 0, time.UTC)
@@ -126,6 +135,13 @@ func TestTimestampForms(t *testing.T) {
 	e, r := parseOne(t, `{"event_id":"e","type":"join","stream_id":"s","listener_id":"u","ts":"2023-02-29T00:00:00Z"}`)
 	if r != ReasonBadTS {
 		t.Fatalf("29 Feb 2023 accepted as %d", e.TSMillis)
+	}
+	e, r = parseOne(t, `{"event_id":"e","type":"join","stream_id":"s","listener_id":"u","ts":1,"sent_at":"2023-02-29T00:00:00Z"}`)
+	if r != ReasonBadSentAt {
+		t.Fatalf("sent_at 29 Feb 2023 accepted as %d (%q)", e.SentAtMillis, r)
+	}
+	if e, _ := parseOne(t, `{"event_id":"e","type":"join","stream_id":"s","listener_id":"u","ts":1}`); e.HasSentAt {
+		t.Fatal("HasSentAt without sent_at")
 	}
 }
 

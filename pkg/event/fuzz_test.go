@@ -5,18 +5,21 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"testing"
 	"unicode/utf8"
 )
 
 // FuzzParse checks the hand-written scanner against encoding/json on one NDJSON line: what
-// the scanner accepts is valid JSON with the same string values, and valid JSON objects (UTF-8,
-// nested no deeper than maxDepth) are never called malformed.
+// the scanner accepts is valid JSON with the same string and time values, and valid JSON objects
+// (UTF-8, nested no deeper than maxDepth) are never called malformed.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"event_id":"e1","type":"heartbeat","stream_id":"s","listener_id":"u","ts":1723507200000,"played_ms":10000}`))
 	f.Add([]byte(`{"event_id":"\u00e9\ud83d\ude00","type":"join","stream_id":"s","listener_id":"u","ts":"2024-08-13T00:00:00Z","x":[1,{"y":null}]}`))
 	f.Add([]byte(`{"event_id":"e","type":"displayed","stream_id":"s","ts":1,"displayed_count":1200000,"client":{"app":"a"}}`))
 	f.Add([]byte(`{"a":"\ud800\ud800","b":1e5,"c":-0.5}`))
+	f.Add([]byte(`{"event_id":"e","type":"play","stream_id":"s","listener_id":"u","ts":"2024-08-13T00:00:00.5+02:00","sent_at":1723507201000}`))
+	f.Add([]byte(`{"ts":1,"sent_at":"2024\u002d08-13T00:00:01Z","sent_at":null,"ts":2}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		if bytes.IndexByte(line, '\n') >= 0 || bytes.HasPrefix(bytes.TrimLeft(line, " \t\r"), []byte("[")) {
 			return
@@ -58,6 +61,38 @@ func FuzzParse(f *testing.F) {
 			want, ok := m[name].(string)
 			if ok && string(v) != want {
 				t.Fatalf("%s: scanner %q, encoding/json %q", name, v, want)
+			}
+		}
+		for name, v := range map[string]struct {
+			ms  int64
+			has bool
+		}{"ts": {got.TSMillis, got.HasTS}, "sent_at": {got.SentAtMillis, got.HasSentAt}} {
+			// null counts as absent in the scanner, so a key whose last value is null says nothing.
+			j, present := m[name]
+			if !present && v.has {
+				t.Fatalf("%s: scanner saw a value, encoding/json none", name)
+			}
+			var want int64
+			switch j := j.(type) {
+			case nil:
+				continue
+			case json.Number:
+				n, err := strconv.ParseInt(string(j), 10, 64)
+				if err != nil {
+					t.Fatalf("%s: scanner accepted the number %s as %d", name, j, v.ms)
+				}
+				want = n
+			case string:
+				ms, ok := parseRFC3339Millis([]byte(j))
+				if !ok {
+					t.Fatalf("%s: scanner accepted %q, which does not parse as RFC 3339", name, j)
+				}
+				want = ms
+			default:
+				t.Fatalf("%s: scanner accepted a %T", name, j)
+			}
+			if !v.has || v.ms != want {
+				t.Fatalf("%s: scanner %d (present %v), encoding/json %d", name, v.ms, v.has, want)
 			}
 		}
 	})

@@ -336,6 +336,7 @@ const (
 	keyStreamID
 	keyListenerID
 	keyTS
+	keySentAt
 	keyPlayedMS
 	keyStalledMS
 	keyMuted
@@ -356,6 +357,8 @@ func keyOf(b []byte) key {
 		return keyListenerID
 	case "ts":
 		return keyTS
+	case "sent_at":
+		return keySentAt
 	case "played_ms":
 		return keyPlayedMS
 	case "stalled_ms":
@@ -418,31 +421,20 @@ func (s *scanner) field(k key, e *Event) (Reason, error) {
 		return "", nil
 	case keyTS:
 		e.HasTS = true
-		if c == '"' {
-			v, err := s.str()
-			if err != nil {
-				return "", err
-			}
-			ms, ok := parseRFC3339Millis(v)
-			if !ok {
-				return ReasonBadTS, nil
-			}
-			e.TSMillis = ms
-			return "", nil
+		ms, ok, err := s.timestamp(c)
+		if !ok {
+			return ReasonBadTS, err
 		}
-		if c == '-' || c >= '0' && c <= '9' {
-			v, err := s.number()
-			if err != nil {
-				return "", err
-			}
-			ms, ok := parseUint(v)
-			if !ok {
-				return ReasonBadTS, nil
-			}
-			e.TSMillis = ms
-			return "", nil
+		e.TSMillis = ms
+		return "", err
+	case keySentAt:
+		e.HasSentAt = true
+		ms, ok, err := s.timestamp(c)
+		if !ok {
+			return ReasonBadSentAt, err
 		}
-		return ReasonBadTS, s.skip(0)
+		e.SentAtMillis = ms
+		return "", err
 	case keyPlayedMS, keyStalledMS, keyDisplayedCount:
 		if !(c == '-' || c >= '0' && c <= '9') {
 			return wrongType(k), s.skip(0)
@@ -481,6 +473,29 @@ func (s *scanner) field(k key, e *Event) (Reason, error) {
 		return s.client(e)
 	}
 	return "", s.skip(0)
+}
+
+// timestamp reads a time value whose first byte is c: an RFC 3339 string or an integer of unix
+// milliseconds. ok is false for a well-formed value of another kind or format (the event is
+// rejected); err is a syntax error (the body is).
+func (s *scanner) timestamp(c byte) (ms int64, ok bool, err error) {
+	switch {
+	case c == '"':
+		v, err := s.str()
+		if err != nil {
+			return 0, false, err
+		}
+		ms, ok = parseRFC3339Millis(v)
+		return ms, ok, nil
+	case c == '-' || c >= '0' && c <= '9':
+		v, err := s.number()
+		if err != nil {
+			return 0, false, err
+		}
+		ms, ok = parseUint(v)
+		return ms, ok, nil
+	}
+	return 0, false, s.skip(0)
 }
 
 // client reads the small {app, version, platform} object.

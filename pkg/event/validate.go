@@ -18,6 +18,7 @@ const (
 	ReasonBadListenerID      Reason = "bad_listener_id"
 	ReasonMissingTS          Reason = "missing_ts"
 	ReasonBadTS              Reason = "bad_ts"
+	ReasonBadSentAt          Reason = "bad_sent_at"
 	ReasonMissingPlayedMS    Reason = "missing_played_ms"
 	ReasonBadPlayedMS        Reason = "bad_played_ms"
 	ReasonBadStalledMS       Reason = "bad_stalled_ms"
@@ -71,6 +72,8 @@ func (r Reason) Message() string {
 		return "ts is required"
 	case ReasonBadTS:
 		return "ts must be an RFC 3339 string or unix milliseconds"
+	case ReasonBadSentAt:
+		return "sent_at must be an RFC 3339 string or unix milliseconds"
 	case ReasonMissingPlayedMS:
 		return "played_ms is required on heartbeat"
 	case ReasonBadPlayedMS:
