@@ -65,8 +65,19 @@ type Limits struct {
 	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
 	// MaxEventsPerRequest rejects the rest of an oversized batch (and bounds the response).
 	MaxEventsPerRequest int `mapstructure:"max_events_per_request"`
-	// MaxSkew clamps client time into [received_at − max_skew, received_at] (SPEC).
+	// MaxSkew clamps the ts of events without sent_at into [received − max_skew, received], and
+	// rejects events whose ts is more than max_skew ahead (ts_in_future; docs/time.md). 30 s
+	// covers a phone clock that drifted and a request delayed by a slow network.
 	MaxSkew time.Duration `mapstructure:"max_skew"`
+	// ClockTolerance: with sent_at, a measured clock offset (received − sent_at) below it is
+	// network delay and ignored; a larger one is corrected, rounded to whole seconds. 2 s is
+	// above the time a player's request spends on the network, and small enough that a clock
+	// off by more is corrected.
+	ClockTolerance time.Duration `mapstructure:"clock_tolerance"`
+	// MaxEventAge rejects events with sent_at whose corrected time is older (ts_too_old): keep it
+	// equal to the aggregator's correction horizon (session.horizon, 30 min), beyond which such an
+	// event could not be applied anyway.
+	MaxEventAge time.Duration `mapstructure:"max_event_age"`
 	// InflightEvents bounds events accepted but not yet acknowledged by Kafka; past it the
 	// collector answers 503. 200 000 records × ~80 bytes ≈ 16 MB of buffer.
 	InflightEvents int `mapstructure:"inflight_events"`
@@ -108,6 +119,8 @@ func DefaultConfig() Config {
 			MaxBodyBytes:            1 << 20,
 			MaxEventsPerRequest:     10_000,
 			MaxSkew:                 30 * time.Second,
+			ClockTolerance:          2 * time.Second,
+			MaxEventAge:             30 * time.Minute,
 			InflightEvents:          200_000,
 			KafkaTimeout:            10 * time.Second,
 			TokenEventsPerSecond:    200_000,
@@ -176,6 +189,10 @@ func (c Config) Validate() error {
 		return errors.New("limits.max_events_per_request must be positive")
 	case l.MaxSkew < 0:
 		return errors.New("limits.max_skew must not be negative")
+	case l.ClockTolerance < 0:
+		return errors.New("limits.clock_tolerance must not be negative")
+	case l.MaxEventAge <= 0:
+		return errors.New("limits.max_event_age must be positive")
 	case l.InflightEvents < l.MaxEventsPerRequest:
 		return errors.New("limits.inflight_events must be at least limits.max_events_per_request")
 	case l.KafkaTimeout <= 0:

@@ -67,13 +67,14 @@ type Source struct {
 	Bot         bool // the User-Agent declares a bot
 }
 
-// Pipeline turns request bodies into Kafka records: parse, validate, filter, clamp time,
-// pseudonymize, encode. It is safe for concurrent use.
+// Pipeline turns request bodies into Kafka records: parse, validate, derive event time,
+// filter, pseudonymize, encode. It is safe for concurrent use.
 type Pipeline struct {
-	hasher    *pseudo.Hasher
-	maxSkewMS int64
-	maxEvents int
-	rates     *listenerRates
+	hasher *pseudo.Hasher
+	// Time limits in milliseconds (Config.Limits).
+	maxSkewMS, toleranceMS, maxAgeMS int64
+	maxEvents                        int
+	rates                            *listenerRates
 }
 
 // NewPipeline builds a Pipeline from the config.
@@ -87,10 +88,12 @@ func NewPipeline(cfg Config) (*Pipeline, error) {
 		return nil, err
 	}
 	return &Pipeline{
-		hasher:    h,
-		maxSkewMS: cfg.Limits.MaxSkew.Milliseconds(),
-		maxEvents: cfg.Limits.MaxEventsPerRequest,
-		rates:     newListenerRates(cfg.Limits.ListenerEventsPerWindow, cfg.Limits.ListenerWindow, cfg.Limits.MaxTrackedListeners),
+		hasher:      h,
+		maxSkewMS:   cfg.Limits.MaxSkew.Milliseconds(),
+		toleranceMS: cfg.Limits.ClockTolerance.Milliseconds(),
+		maxAgeMS:    cfg.Limits.MaxEventAge.Milliseconds(),
+		maxEvents:   cfg.Limits.MaxEventsPerRequest,
+		rates:       newListenerRates(cfg.Limits.ListenerEventsPerWindow, cfg.Limits.ListenerWindow, cfg.Limits.MaxTrackedListeners),
 	}, nil
 }
 
@@ -106,6 +109,11 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 		if r == "" && i >= p.maxEvents {
 			r = event.ReasonTooManyEventsInReq
 		}
+		var at int64
+		var timeFlags uint8
+		if r == "" {
+			at, timeFlags, r = p.eventTime(e, src.TrustedTime, now)
+		}
 		if r != "" {
 			b.Invalid++
 			b.reject(i, r)
@@ -118,7 +126,7 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 			r = ReasonStreamNotAllowed
 		}
 		if r == "" {
-			p.record(e, src.TrustedTime, now, &rec)
+			p.record(e, at, timeFlags, now, &rec)
 			// Trusted tokens import or replay recorded streams at any speed: the per-listener
 			// rate of a live player does not apply to them.
 			if e.Type != event.TypeDisplayed && !src.TrustedTime && !p.rates.allow(rec.Listener, now) {
@@ -167,12 +175,65 @@ func (b *Batch) messages() {
 	}
 }
 
-// record fills rec from a valid event: clamped event time, listener key, fingerprint.
-func (p *Pipeline) record(e *event.Event, trusted bool, now int64, rec *event.Record) {
+// eventTime derives the event time of a valid event, with the flags that say how, by the table
+// "Event time (collector)" of docs/time.md, or returns the reason to reject the event. now is
+// the collector's clock (received), in unix ms.
+func (p *Pipeline) eventTime(e *event.Event, trusted bool, now int64) (at int64, flags uint8, r event.Reason) {
+	switch {
+	case trusted:
+		if e.TSMillis > now+p.maxSkewMS {
+			return 0, 0, event.ReasonTSInFuture
+		}
+		return e.TSMillis, event.FlagTrustedTime, ""
+	case e.HasSentAt:
+		// ts and sent_at come from the same clock, so ts − sent_at does not depend on its offset,
+		// nor on when a copy of the request arrives: a retry is judged as its first attempt.
+		if e.TSMillis > e.SentAtMillis+p.maxSkewMS {
+			return 0, 0, event.ReasonTSInFuture
+		}
+		c := clockCorrection(now-e.SentAtMillis, p.toleranceMS)
+		at = e.TSMillis + c
+		if at < now-p.maxAgeMS {
+			return 0, 0, event.ReasonTSTooOld
+		}
+		if c != 0 {
+			flags = event.FlagClockCorrected
+		}
+		return at, flags, ""
+	}
+	if e.TSMillis > now+p.maxSkewMS {
+		return 0, 0, event.ReasonTSInFuture
+	}
+	if lo := now - p.maxSkewMS; e.TSMillis < lo || e.TSMillis > now {
+		return min(max(e.TSMillis, lo), now), event.FlagTSClamped, ""
+	}
+	return e.TSMillis, 0, ""
+}
+
+// clockCorrection turns a measured offset c = received − sent_at (ms) into the correction added
+// to ts: 0 below the tolerance (network delay, not a wrong clock), otherwise c rounded to whole
+// seconds, half away from zero. The rounding makes every copy of an event land at the same
+// millisecond, although each copy has its own sent_at and received and so its own c: copies
+// differ only by their network delays, far less than the half second that would change the
+// rounded value (unless c sits right at a rounding boundary or at the tolerance).
+func clockCorrection(c, toleranceMS int64) int64 {
+	switch {
+	case -toleranceMS < c && c < toleranceMS:
+		return 0
+	case c < 0:
+		return -((-c + 500) / 1000 * 1000)
+	}
+	return (c + 500) / 1000 * 1000
+}
+
+// record fills rec from a valid event, its event time and time flags: listener key,
+// fingerprint, fields.
+func (p *Pipeline) record(e *event.Event, at int64, timeFlags uint8, now int64, rec *event.Record) {
 	*rec = event.Record{
 		Type:           e.Type,
+		Flags:          timeFlags,
 		Fingerprint:    event.Fingerprint(e.EventID),
-		EventTime:      e.TSMillis,
+		EventTime:      at,
 		ReceivedAt:     now,
 		PlayedMS:       uint32(e.PlayedMS),
 		StalledMS:      uint32(e.StalledMS),
@@ -183,12 +244,6 @@ func (p *Pipeline) record(e *event.Event, trusted bool, now int64, rec *event.Re
 	}
 	if e.Muted {
 		rec.Flags |= event.FlagMuted
-	}
-	if trusted {
-		rec.Flags |= event.FlagTrustedTime
-	} else if lo := now - p.maxSkewMS; e.TSMillis < lo || e.TSMillis > now {
-		rec.EventTime = min(max(e.TSMillis, lo), now)
-		rec.Flags |= event.FlagTSClamped
 	}
 	if e.Type == event.TypeDisplayed {
 		// No listener: key the platform counter by stream so one partition owns it.

@@ -38,32 +38,133 @@ func decode(t *testing.T, b *Batch, i int) event.Record {
 	return r
 }
 
-func TestPipelineClampsTimeUnlessTrusted(t *testing.T) {
+// TestEventTime checks every row of docs/time.md, "Event time (collector)", with the default
+// limits (max_skew 30 s, clock_tolerance 2 s, max_event_age 30 min) and hand-computed answers.
+func TestEventTime(t *testing.T) {
 	p, err := NewPipeline(testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Date(2024, 8, 13, 0, 42, 0, 0, time.UTC)
-	ms := now.UnixMilli()
-	body := fmt.Sprintf(`{"event_id":"a","type":"join","stream_id":"s","listener_id":"u","ts":%d}
-{"event_id":"b","type":"join","stream_id":"s","listener_id":"u","ts":%d}
-{"event_id":"c","type":"join","stream_id":"s","listener_id":"u","ts":%d}
-{"event_id":"d","type":"join","stream_id":"s","listener_id":"u","ts":%d}`, ms-10_000, ms-3_600_000, ms+60_000, ms-30_000)
-	b := convert(t, p, Source{}, now, body)
-	want := []struct {
-		at      int64
-		clamped bool
-	}{{ms - 10_000, false}, {ms - 30_000, true}, {ms, true}, {ms - 30_000, false}}
-	for i, w := range want {
-		r := decode(t, b, i)
-		if r.EventTime != w.at || (r.Flags&event.FlagTSClamped != 0) != w.clamped || r.ReceivedAt != ms {
-			t.Errorf("event %d: time %d clamped %v received %d, want %d %v %d", i, r.EventTime, r.Flags&event.FlagTSClamped != 0, r.ReceivedAt, w.at, w.clamped, ms)
+	const now = 1_723_509_720_000 // 2024-08-13T00:42:00Z, the collector's clock
+	const none = -1               // no sent_at
+	const timeFlags = event.FlagTrustedTime | event.FlagTSClamped | event.FlagClockCorrected
+	cases := []struct {
+		name    string
+		trusted bool
+		ts      int64
+		sentAt  int64
+		at      int64 // wanted event time, if accepted
+		flags   uint8 // wanted time flags, if accepted
+		reason  event.Reason
+	}{
+		{"trusted: a week old, as sent", true, now - 7*86_400_000, none, now - 7*86_400_000, event.FlagTrustedTime, ""},
+		{"trusted: exactly max_skew ahead", true, now + 30_000, none, now + 30_000, event.FlagTrustedTime, ""},
+		{"trusted: past max_skew ahead", true, now + 30_001, none, 0, 0, event.ReasonTSInFuture},
+		{"trusted: sent_at is ignored", true, now - 3_600_000, now - 7_200_000, now - 3_600_000, event.FlagTrustedTime, ""},
+
+		{"sent_at: network delay only", false, now - 10_150, now - 150, now - 10_150, 0, ""},
+		{"sent_at: offset just under tolerance", false, now - 6_999, now - 1_999, now - 6_999, 0, ""},
+		{"sent_at: offset exactly tolerance", false, now - 7_000, now - 2_000, now - 5_000, event.FlagClockCorrected, ""},
+		{"sent_at: ahead just under tolerance", false, now - 3_001, now + 1_999, now - 3_001, 0, ""},
+		{"sent_at: ahead exactly tolerance", false, now - 3_000, now + 2_000, now - 5_000, event.FlagClockCorrected, ""},
+		{"sent_at: +2.499 s rounds to +2 s", false, now - 3_499, now - 2_499, now - 1_499, event.FlagClockCorrected, ""},
+		{"sent_at: +2.5 s rounds to +3 s", false, now - 3_500, now - 2_500, now - 500, event.FlagClockCorrected, ""},
+		{"sent_at: -2.499 s rounds to -2 s", false, now + 1_499, now + 2_499, now - 501, event.FlagClockCorrected, ""},
+		{"sent_at: -2.5 s rounds to -3 s", false, now + 1_500, now + 2_500, now - 1_500, event.FlagClockCorrected, ""},
+		{"sent_at: clock 1 h behind, 80 ms delay", false, now - 3_610_080, now - 3_600_080, now - 10_080, event.FlagClockCorrected, ""},
+		{"sent_at: clock 1 h ahead, 80 ms delay", false, now + 3_589_920, now + 3_599_920, now - 10_080, event.FlagClockCorrected, ""},
+		{"sent_at: ts exactly max_skew after sent_at", false, now + 29_900, now - 100, now + 29_900, 0, ""},
+		{"sent_at: ts past max_skew after sent_at", false, now + 29_901, now - 100, 0, 0, event.ReasonTSInFuture},
+		{"sent_at: future judged against sent_at, not received", false, now + 3_610_000, now + 3_600_000, now + 10_000, event.FlagClockCorrected, ""},
+		{"sent_at: exactly max_event_age old", false, now - 1_800_000, now, now - 1_800_000, 0, ""},
+		{"sent_at: past max_event_age", false, now - 1_800_001, now, 0, 0, event.ReasonTSTooOld},
+		{"sent_at: age judged after the correction", false, now - 3_601_000, now - 3_600_000, now - 1_000, event.FlagClockCorrected, ""},
+		{"sent_at: too old after the correction", false, now + 1_740_000, now + 3_600_000, 0, 0, event.ReasonTSTooOld},
+
+		{"neither: inside the window", false, now - 10_000, none, now - 10_000, 0, ""},
+		{"neither: exactly max_skew old", false, now - 30_000, none, now - 30_000, 0, ""},
+		{"neither: past max_skew old is clamped", false, now - 30_001, none, now - 30_000, event.FlagTSClamped, ""},
+		{"neither: an hour old is clamped", false, now - 3_600_000, none, now - 30_000, event.FlagTSClamped, ""},
+		{"neither: 1 ms ahead is clamped", false, now + 1, none, now, event.FlagTSClamped, ""},
+		{"neither: exactly max_skew ahead is clamped", false, now + 30_000, none, now, event.FlagTSClamped, ""},
+		{"neither: past max_skew ahead", false, now + 30_001, none, 0, 0, event.ReasonTSInFuture},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sentAt := ""
+			if c.sentAt != none {
+				sentAt = fmt.Sprintf(`,"sent_at":%d`, c.sentAt)
+			}
+			body := fmt.Sprintf(`{"event_id":"e","type":"play","stream_id":"s","listener_id":"u%d","ts":%d%s}`, i, c.ts, sentAt)
+			b := convert(t, p, Source{TrustedTime: c.trusted}, time.UnixMilli(now), body)
+			if c.reason != "" {
+				if len(b.Msgs) != 0 || len(b.Resp.Errors) != 1 || b.Resp.Errors[0].Reason != c.reason || b.Invalid != 1 {
+					t.Fatalf("want rejected %q, got %+v", c.reason, b.Resp)
+				}
+				return
+			}
+			if len(b.Msgs) != 1 {
+				t.Fatalf("rejected: %+v", b.Resp)
+			}
+			r := decode(t, b, 0)
+			if r.EventTime != c.at || r.Flags&timeFlags != c.flags || r.ReceivedAt != now {
+				t.Fatalf("event time now%+d flags %07b received %d, want now%+d flags %07b", r.EventTime-now, r.Flags&timeFlags, r.ReceivedAt, c.at-now, c.flags)
+			}
+		})
+	}
+}
+
+// TestRetriedCopiesGetOneEventTime sends one event twice, as a player retrying after a failed
+// attempt does: each copy has its own sent_at and arrives after its own network delay, yet
+// both get the same event time, so the aggregator can recognise the second as a copy.
+func TestRetriedCopiesGetOneEventTime(t *testing.T) {
+	p, err := NewPipeline(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// When the event happened and each attempt was sent, by the collector's clock: the retry
+	// goes 47 s after the first attempt, over a slower network.
+	const happened int64 = 1_723_509_720_000
+	attempts := []struct{ sent, delay int64 }{{happened + 5_000, 40}, {happened + 52_000, 310}}
+	// offset is the client clock minus the collector's.
+	for _, offset := range []int64{3_600_000, -3_600_000, 400, -400} {
+		var times []int64
+		for i, a := range attempts {
+			body := fmt.Sprintf(`{"event_id":"e","type":"play","stream_id":"s","listener_id":"u","ts":%d,"sent_at":%d}`, happened+offset, a.sent+offset)
+			b := convert(t, p, Source{}, time.UnixMilli(a.sent+a.delay), body)
+			if len(b.Msgs) != 1 {
+				t.Fatalf("offset %d ms, attempt %d: %+v", offset, i, b.Resp)
+			}
+			times = append(times, decode(t, b, 0).EventTime)
+		}
+		// A whole-second offset is removed exactly; one under clock_tolerance is left alone.
+		want := happened
+		if offset == 400 || offset == -400 {
+			want = happened + offset
+		}
+		if times[0] != times[1] || times[0] != want {
+			t.Errorf("offset %d ms: event times now%+d and now%+d, want both now%+d", offset, times[0]-happened, times[1]-happened, want-happened)
 		}
 	}
-	// A trusted token (replays, backfills) keeps the client's time as sent.
-	b = convert(t, p, Source{TrustedTime: true}, now, body)
-	if r := decode(t, b, 1); r.EventTime != ms-3_600_000 || r.Flags&event.FlagTrustedTime == 0 {
-		t.Fatalf("trusted: time %d flags %b", r.EventTime, r.Flags)
+}
+
+func TestClockCorrection(t *testing.T) {
+	cases := []struct{ c, want int64 }{
+		{0, 0}, {1_999, 0}, {-1_999, 0}, {2_000, 2_000}, {-2_000, -2_000},
+		{2_499, 2_000}, {2_500, 3_000}, {-2_499, -2_000}, {-2_500, -3_000},
+		{3_600_499, 3_600_000}, {3_600_500, 3_601_000}, {-3_600_500, -3_601_000},
+	}
+	for _, c := range cases {
+		if got := clockCorrection(c.c, 2_000); got != c.want {
+			t.Errorf("clockCorrection(%d) = %d, want %d", c.c, got, c.want)
+		}
+	}
+	// Without a tolerance every offset is rounded, so under half a second is still none.
+	if got := clockCorrection(499, 0); got != 0 {
+		t.Errorf("clockCorrection(499, 0) = %d", got)
+	}
+	if got := clockCorrection(500, 0); got != 1_000 {
+		t.Errorf("clockCorrection(500, 0) = %d", got)
 	}
 }
 
@@ -172,8 +273,9 @@ func BenchmarkConvert(b *testing.B) {
 	var sb strings.Builder
 	const n = 500
 	for i := range n {
-		fmt.Fprintf(&sb, `{"event_id":"evt-%08d","type":"heartbeat","stream_id":"1YqKDqWqdPLxV","listener_id":"user-%d","ts":%d,"played_ms":10000,"stalled_ms":0,"muted":false,"client":{"app":"x","version":"10.52","platform":"ios"}}`+"\n",
-			i, i*7919, 1723507200000+int64(i))
+		ts := 1723507200000 + int64(i)
+		fmt.Fprintf(&sb, `{"event_id":"evt-%08d","type":"heartbeat","stream_id":"1YqKDqWqdPLxV","listener_id":"user-%d","ts":%d,"played_ms":10000,"stalled_ms":0,"muted":false,"client":{"app":"x","version":"10.52","platform":"ios"},"sent_at":%d}`+"\n",
+			i, i*7919, ts, ts+5000)
 	}
 	body := []byte(sb.String())
 	batch := &Batch{}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +78,8 @@ func TestStatusCodes(t *testing.T) {
 		{"empty body", ``, nil, 400, ""},
 		{"malformed array", `[` + validEvent + `,{`, nil, 400, ""},
 		{"nothing valid", `{"event_id":"e"}`, nil, 400, "missing_type"},
+		{"ts in the future", `{"event_id":"e1","type":"join","stream_id":"s","listener_id":"u","ts":4102444800000}`, nil, 400, "ts_in_future"},
+		{"too old for sent_at", `{"event_id":"e1","type":"join","stream_id":"s","listener_id":"u","ts":1723507200000,"sent_at":` + strconv.FormatInt(time.Now().UnixMilli(), 10) + `}`, nil, 400, "ts_too_old"},
 		{"stream not allowed for token", validEvent, []reqOpt{func(r *http.Request) { r.Header.Set("Authorization", "Bearer scoped-token-0123456789") }}, 403, "stream_not_allowed"},
 		{"declared bot", validEvent, []reqOpt{func(r *http.Request) { r.Header.Set("User-Agent", "Mozilla/5.0 (compatible; Googlebot/2.1)") }}, 200, "givt_declared_bot"},
 		{"unknown encoding", validEvent, []reqOpt{func(r *http.Request) { r.Header.Set("Content-Encoding", "br") }}, 415, ""},
@@ -186,6 +189,8 @@ func TestConfigValidateNamesTheKey(t *testing.T) {
 	f(func(c *Config) { c.Hash.Key = "short" }, "hash.key")
 	f(func(c *Config) { c.Tokens[0].Token = "short" }, "tokens[0]")
 	f(func(c *Config) { c.Limits.MaxBodyBytes = 0 }, "limits.max_body_bytes")
+	f(func(c *Config) { c.Limits.ClockTolerance = -time.Second }, "limits.clock_tolerance")
+	f(func(c *Config) { c.Limits.MaxEventAge = 0 }, "limits.max_event_age")
 	f(func(c *Config) { c.Kafka.Topic = "" }, "kafka.topic")
 	f(func(c *Config) { c.Hash.PreviousKey = testKey + "x" }, "hash.previous_until")
 	if err := testConfig().Validate(); err != nil {

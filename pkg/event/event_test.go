@@ -190,6 +190,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		{Type: TypeHeartbeat, Listener: 2, PlayedMS: 0, StreamID: []byte("s")},
 		{Type: TypeError, Listener: 3, ErrorCode: []byte("decode"), StreamID: []byte(strings.Repeat("s", 128))},
 		{Type: TypeDisplayed, DisplayedCount: 1_200_000, StreamID: []byte("space-1")},
+		{Type: TypePlay, Flags: FlagClockCorrected, Listener: 4, EventTime: 1723507200000, ReceivedAt: 1723510800123, StreamID: []byte("s")},
 	}
 	for _, want := range cases {
 		b := AppendRecord(nil, &want)
@@ -213,6 +214,10 @@ func TestRecordRoundTrip(t *testing.T) {
 		}
 	}
 	b := AppendRecord(nil, &cases[0])
+	b[2] |= 1 << 7
+	if err := DecodeRecord(b, new(Record)); !errors.Is(err, ErrRecordCorrupt) {
+		t.Fatalf("flag bit 7: %v", err)
+	}
 	b[0] = 9
 	if err := DecodeRecord(b, new(Record)); !errors.Is(err, ErrRecordVersion) {
 		t.Fatalf("version 9: %v", err)

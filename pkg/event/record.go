@@ -19,9 +19,14 @@ const (
 	FlagHasPlayed   = 1 << 2 // PlayedMS present
 	FlagHasStalled  = 1 << 3 // StalledMS present
 	FlagHasClient   = 1 << 4 // client app/version/platform follow
-	FlagTSClamped   = 1 << 5 // the client ts was outside [received-max_skew, received] and was clamped
+	// FlagTSClamped: neither trusted nor sent_at, and ts was outside [received − max_skew,
+	// received], so it was clamped into it.
+	FlagTSClamped = 1 << 5
+	// FlagClockCorrected: sent_at showed the client clock off by at least clock_tolerance, and the
+	// event time is ts plus that offset rounded to whole seconds (docs/time.md).
+	FlagClockCorrected = 1 << 6
 
-	flagsKnown = 1<<6 - 1
+	flagsKnown = 1<<7 - 1
 )
 
 // headerLen is the fixed part of a record; see docs/record.md for the byte layout.
@@ -40,7 +45,8 @@ type Record struct {
 	Listener uint64
 	// Fingerprint is a 64-bit hash of event_id, for duplicate detection.
 	Fingerprint uint64
-	// EventTime is the (clamped) event time and ReceivedAt the collector's clock, both unix ms.
+	// EventTime is the event time the collector derived (docs/time.md) and ReceivedAt the
+	// collector's clock, both unix ms.
 	EventTime, ReceivedAt int64
 	PlayedMS, StalledMS   uint32
 	StreamID              []byte

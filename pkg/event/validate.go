@@ -32,6 +32,15 @@ const (
 	ReasonTooManyEventsInReq Reason = "too_many_events_in_request"
 )
 
+// Reasons for rejecting an event whose time the collector cannot use (docs/time.md).
+const (
+	// ReasonTSInFuture: ts is more than max_skew after the collector's clock (or, with sent_at,
+	// after sent_at).
+	ReasonTSInFuture Reason = "ts_in_future"
+	// ReasonTSTooOld: with sent_at, the corrected event time is older than max_event_age.
+	ReasonTSTooOld Reason = "ts_too_old"
+)
+
 // Size limits from the SPEC's event table.
 const (
 	MaxEventIDLen    = 64
@@ -96,6 +105,10 @@ func (r Reason) Message() string {
 		return "played_ms and stalled_ms belong to heartbeat, error_code to error, displayed_count to displayed"
 	case ReasonTooManyEventsInReq:
 		return "more events in one request than the collector accepts"
+	case ReasonTSInFuture:
+		return "ts is in the future: later than the collector's clock (or sent_at) plus limits.max_skew"
+	case ReasonTSTooOld:
+		return "the event is older than limits.max_event_age (its ts corrected by sent_at)"
 	}
 	return string(r)
 }
