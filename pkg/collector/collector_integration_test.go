@@ -139,6 +139,62 @@ func TestEventsArriveDecodableAndKeyedByListener(t *testing.T) {
 	}
 }
 
+// TestEndReachesEveryPartition: an end event from a trusted token is in every partition once,
+// after the events sent before it; from another token it is refused.
+func TestEndReachesEveryPartition(t *testing.T) {
+	const importToken = "integration-import-token"
+	ts, cfg := startCollector(t, testenv.Kafka(t), 4, func(c *collector.Config) {
+		c.Tokens = append(c.Tokens, collector.Token{Name: "import", Token: importToken, TrustedTime: true})
+	})
+	const stream, at = "replay-1", 1723507200000
+	var evs []client.Event
+	for i := range 40 {
+		evs = append(evs, client.Event{EventID: fmt.Sprint("hb-", i), Type: "heartbeat", StreamID: stream,
+			ListenerID: fmt.Sprint("listener-", i), TS: at + int64(i), PlayedMS: client.Int(10_000)})
+	}
+	evs = append(evs, client.Event{EventID: "end-1", Type: "end", StreamID: stream, TS: at + 60_000})
+	res, err := client.New(ts.URL, importToken).Send(context.Background(), evs)
+	if err != nil || res.Accepted != len(evs) {
+		t.Fatalf("send: %+v %v", res, err)
+	}
+	_, err = client.New(ts.URL, appToken).Send(context.Background(), evs[len(evs)-1:])
+	var se *client.StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusForbidden || se.Body.Errors[0].Reason != "end_not_allowed" {
+		t.Fatalf("end from a token without trusted_time: %v", err)
+	}
+	parts := readAll(t, cfg.Kafka)
+	heartbeats := 0
+	for p := range cfg.Kafka.Partitions {
+		ends := 0
+		for _, m := range parts[p] {
+			var r event.Record
+			if err := event.DecodeRecord(m.Value, &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Type != event.TypeEnd {
+				if ends > 0 {
+					t.Fatalf("partition %d: a heartbeat sent before the end follows it", p)
+				}
+				heartbeats++
+				continue
+			}
+			ends++
+			if string(r.StreamID) != stream || r.EventTime != at+60_000 || r.Fingerprint != event.Fingerprint([]byte("end-1")) {
+				t.Fatalf("partition %d: end record %+v", p, r)
+			}
+			if len(m.Headers) != 1 || m.Headers[0].Key != collector.PartitionHeader || string(m.Headers[0].Value) != fmt.Sprint(p) {
+				t.Fatalf("partition %d: end record headers %v", p, m.Headers)
+			}
+		}
+		if ends != 1 {
+			t.Fatalf("partition %d holds %d end records, want 1", p, ends)
+		}
+	}
+	if heartbeats != 40 {
+		t.Fatalf("%d heartbeats in Kafka, want 40", heartbeats)
+	}
+}
+
 // TestBrokerOutageLosesNothingAcknowledged stops the broker while a client keeps sending:
 // the collector answers 503, and after the restart every event that got a 200 is in Kafka
 // exactly once.

@@ -23,7 +23,7 @@ func newMetrics(reg *prometheus.Registry, p *Producer, pipe *Pipeline, ips *ipLi
 			Name: "earshot_collector_events_rejected_total", Help: "Events that failed validation, by reason."}, []string{"reason"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "earshot_collector_events_dropped_total",
-			Help: "Valid events not forwarded, by reason (invalid traffic, stream not allowed, rate limits, Kafka unavailable, buffer full)."},
+			Help: "Valid events not forwarded, by reason (invalid traffic, stream or end not allowed, rate limits, Kafka unavailable, buffer full)."},
 			[]string{"reason"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "earshot_collector_requests_total", Help: "Requests to /v1/events by status code and failure reason."}, []string{"code", "reason"}),
@@ -50,7 +50,7 @@ func newMetrics(reg *prometheus.Registry, p *Producer, pipe *Pipeline, ips *ipLi
 // everything else as dropped.
 func (m *metrics) eventOutcome(r event.Reason) {
 	switch r {
-	case ReasonDeclaredBot, ReasonImpossibleRate, ReasonStreamNotAllowed:
+	case ReasonDeclaredBot, ReasonImpossibleRate, ReasonStreamNotAllowed, ReasonEndNotAllowed:
 		m.dropped.WithLabelValues(string(r)).Inc()
 	default:
 		m.rejected.WithLabelValues(string(r)).Inc()

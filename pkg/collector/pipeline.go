@@ -22,6 +22,10 @@ const (
 	ReasonImpossibleRate event.Reason = "givt_impossible_rate"
 	// ReasonStreamNotAllowed: the token is limited to other streams.
 	ReasonStreamNotAllowed event.Reason = "stream_not_allowed"
+	// ReasonEndNotAllowed: an end event from a token without trusted_time. Ending a stream makes
+	// its figures final at once, so only imports and replays may do it; a live stream ends by
+	// the clock (docs/time.md).
+	ReasonEndNotAllowed event.Reason = "end_not_allowed"
 )
 
 // ItemError reports one rejected event of a request.
@@ -43,6 +47,8 @@ type Response struct {
 // Batch is the outcome of converting one request body: Kafka messages for the accepted events
 // and the response. Reuse it (Reset) to keep conversion free of allocations.
 type Batch struct {
+	// Msgs holds one message per accepted event, in request order. The message of an end event
+	// is for every partition (PartitionHeader): Producer.Write copies it to each.
 	Msgs     []kafkago.Message
 	Resp     Response
 	Invalid  int // rejected by validation (client errors)
@@ -109,33 +115,37 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 		if r == "" && i >= p.maxEvents {
 			r = event.ReasonTooManyEventsInReq
 		}
-		var at int64
-		var timeFlags uint8
-		if r == "" {
-			at, timeFlags, r = p.eventTime(e, src.TrustedTime, now)
-		}
 		if r != "" {
 			b.Invalid++
 			b.reject(i, r)
 			return
 		}
+		// What this sender may not send at all is said before anything about the event's time.
 		switch {
 		case src.Bot:
 			r = ReasonDeclaredBot
 		case src.Streams != nil && !src.Streams[string(e.StreamID)]:
 			r = ReasonStreamNotAllowed
-		}
-		if r == "" {
-			p.record(e, at, timeFlags, now, &rec)
-			// Trusted tokens import or replay recorded streams at any speed: the per-listener
-			// rate of a live player does not apply to them.
-			if e.Type != event.TypeDisplayed && !src.TrustedTime && !p.rates.allow(rec.Listener, now) {
-				r = ReasonImpossibleRate
-			}
+		case e.Type == event.TypeEnd && !src.TrustedTime:
+			r = ReasonEndNotAllowed
 		}
 		if r != "" {
 			b.Filtered++
 			b.reject(i, r)
+			return
+		}
+		at, timeFlags, r := p.eventTime(e, src.TrustedTime, now)
+		if r != "" {
+			b.Invalid++
+			b.reject(i, r)
+			return
+		}
+		p.record(e, at, timeFlags, now, &rec)
+		// Trusted tokens import or replay recorded streams at any speed: the per-listener rate
+		// of a live player does not apply to them.
+		if e.Type != event.TypeDisplayed && !src.TrustedTime && !p.rates.allow(rec.Listener, now) {
+			b.Filtered++
+			b.reject(i, ReasonImpossibleRate)
 			return
 		}
 		b.buf = event.AppendRecord(b.buf, &rec)
@@ -162,15 +172,21 @@ var filterMessages = map[event.Reason]string{
 	ReasonDeclaredBot:      "filtered as invalid traffic: the User-Agent declares a bot",
 	ReasonImpossibleRate:   "filtered as invalid traffic: more events from this listener than a player sends",
 	ReasonStreamNotAllowed: "this token may not post to this stream",
+	ReasonEndNotAllowed:    "only a token with trusted_time may end a stream",
 }
 
 // messages slices the encoded records out of buf once it no longer moves. The Kafka key is the
-// record's listener key (bytes 4..12 of the record, see docs/record.md).
+// record's listener key (bytes 4..12 of the record, see docs/record.md); an end record (type,
+// byte 1) is marked for every partition.
 func (b *Batch) messages() {
 	start := 0
 	for _, end := range b.ends {
 		v := b.buf[start:end:end]
-		b.Msgs = append(b.Msgs, kafkago.Message{Key: v[4:12], Value: v})
+		m := kafkago.Message{Key: v[4:12], Value: v}
+		if event.Type(v[1]) == event.TypeEnd {
+			m.Headers = forEveryPartition
+		}
+		b.Msgs = append(b.Msgs, m)
 		start = end
 	}
 }
@@ -242,11 +258,16 @@ func (p *Pipeline) record(e *event.Event, at int64, timeFlags uint8, now int64, 
 		DisplayedCount: uint64(e.DisplayedCount),
 		Client:         e.Client,
 	}
-	if e.Muted {
+	switch {
+	case e.Type == event.TypeEnd:
+		rec.Client = event.Client{} // a stream's end has no player
+	case e.Muted:
 		rec.Flags |= event.FlagMuted
 	}
-	if e.Type == event.TypeDisplayed {
-		// No listener: key the platform counter by stream so one partition owns it.
+	if e.Type == event.TypeDisplayed || e.Type == event.TypeEnd {
+		// No listener: key the platform counter by stream so one partition owns it. An end goes
+		// to every partition, and is keyed the same way so that every record's key is its
+		// listener key.
 		rec.Listener = xxhash.Sum64(e.StreamID)
 		return
 	}

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/earshot/earshot/pkg/event"
 )
@@ -234,6 +237,31 @@ func TestPipelineFiltersAndReportsEveryRejection(t *testing.T) {
 	b = convert(t, p, Source{Bot: true}, now, lines[7])
 	if b.Resp.Accepted != 0 || b.Resp.Errors[0].Reason != ReasonDeclaredBot {
 		t.Fatalf("bot: %+v", b.Resp)
+	}
+}
+
+// TestEndEvents: an end event from a trusted token becomes one end record marked for every
+// partition, keyed like a displayed event; from any other token it is filtered.
+func TestEndEvents(t *testing.T) {
+	p, _ := NewPipeline(testConfig())
+	now := time.UnixMilli(1_723_509_720_000)
+	const body = `{"event_id":"end-1","type":"end","stream_id":"replay-7","ts":1723500000000,"muted":true,"client":{"app":"importer"}}`
+	b := convert(t, p, Source{TrustedTime: true}, now, body)
+	if len(b.Msgs) != 1 || b.Resp.Accepted != 1 {
+		t.Fatalf("trusted end: %+v", b.Resp)
+	}
+	r := decode(t, b, 0)
+	want := event.Record{Type: event.TypeEnd, Flags: event.FlagTrustedTime, Listener: xxhash.Sum64String("replay-7"),
+		Fingerprint: event.Fingerprint([]byte("end-1")), EventTime: 1723500000000, ReceivedAt: now.UnixMilli(), StreamID: []byte("replay-7")}
+	if !reflect.DeepEqual(r, want) {
+		t.Fatalf("end record\n got %+v\nwant %+v", r, want)
+	}
+	if m := b.Msgs[0]; binary.LittleEndian.Uint64(m.Key) != want.Listener || !isForEveryPartition(&m) {
+		t.Fatalf("end message key %x headers %v: want the stream's key, for every partition", m.Key, m.Headers)
+	}
+	b = convert(t, p, Source{}, now, body)
+	if len(b.Msgs) != 0 || b.Filtered != 1 || b.Resp.Errors[0].Reason != ReasonEndNotAllowed {
+		t.Fatalf("untrusted end: %+v", b.Resp)
 	}
 }
 

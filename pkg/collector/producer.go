@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -29,13 +30,34 @@ type RetryableError struct {
 func (e *RetryableError) Error() string { return e.Err.Error() }
 func (e *RetryableError) Unwrap() error { return e.Err }
 
+// PartitionHeader is the Kafka message header that sends a message to one partition, named in
+// decimal, instead of its listener's (ListenerBalancer). End and tick records carry it, one copy
+// per partition (docs/record.md). Inside the collector the value everyPartition marks a message
+// that Producer.Write still has to copy to every partition; it never reaches Kafka.
+const PartitionHeader = "earshot-partition"
+
+const everyPartition = "all"
+
+// forEveryPartition is the header of a message for every partition (see PartitionHeader).
+var forEveryPartition = []kafkago.Header{{Key: PartitionHeader, Value: []byte(everyPartition)}}
+
+// messageWriter is the part of kafkago.Writer the Producer uses; tests stand in for Kafka.
+type messageWriter interface {
+	WriteMessages(ctx context.Context, msgs ...kafkago.Message) error
+	Close() error
+}
+
 // Producer writes records to Kafka with acks from all in-sync replicas and bounds the number
 // of events waiting for acknowledgement.
 type Producer struct {
-	w        *kafkago.Writer
+	w        messageWriter
 	capacity int64
 	inflight atomic.Int64
 	timeout  time.Duration
+	// countPartitions asks Kafka for the topic's partition count; partitions keeps the first
+	// answer (0 until then).
+	countPartitions func(context.Context) (int, error)
+	partitions      atomic.Int64
 }
 
 // NewProducer configures a kafka-go Writer for the collector's latency: kafka-go's defaults
@@ -63,29 +85,92 @@ func NewProducer(cfg kafka.Config, inflight int, timeout time.Duration) *Produce
 		},
 		capacity: int64(inflight),
 		timeout:  timeout,
+		countPartitions: func(ctx context.Context) (int, error) {
+			return kafka.PartitionCount(ctx, cfg.Brokers, cfg.Topic)
+		},
 	}
+}
+
+// Partitions returns the topic's partition count. It asks Kafka until it gets an answer, then
+// keeps it: the count is final (kafka.EnsureTopic; kafka-go #646), and a collector that started
+// while Kafka was down learns it once Kafka is back.
+func (p *Producer) Partitions(ctx context.Context) (int, error) {
+	if n := p.partitions.Load(); n > 0 {
+		return int(n), nil
+	}
+	n, err := p.countPartitions(ctx)
+	if err != nil {
+		return 0, err
+	}
+	p.partitions.Store(int64(n))
+	return n, nil
 }
 
 // Write sends msgs and returns once Kafka acknowledged all of them, or an error wrapping
 // ErrBufferFull or ErrKafkaUnavailable. Some messages may have been written when it fails;
 // the client's retry then duplicates them, and the aggregator drops the duplicates by
-// event fingerprint.
+// event fingerprint. A message for every partition (an end record) is copied to each, and each
+// copy counts against the in-flight budget.
 func (p *Producer) Write(ctx context.Context, msgs []kafkago.Message) error {
-	n := int64(len(msgs))
-	if n == 0 {
+	if len(msgs) == 0 {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	msgs, err := p.spread(ctx, msgs)
+	if err != nil {
+		return &RetryableError{Err: fmt.Errorf("%w: %w", ErrKafkaUnavailable, err), RetryAfter: 2 * time.Second}
+	}
+	n := int64(len(msgs))
 	if p.inflight.Add(n) > p.capacity {
 		p.inflight.Add(-n)
 		return &RetryableError{Err: ErrBufferFull, RetryAfter: time.Second}
 	}
 	defer p.inflight.Add(-n)
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
 		return &RetryableError{Err: fmt.Errorf("%w: %w", ErrKafkaUnavailable, err), RetryAfter: 2 * time.Second}
 	}
 	return nil
+}
+
+// spread replaces each message for every partition by one copy per partition, in place, so that
+// in every partition it follows the messages before it (a stream's end after its events). It
+// returns msgs itself when there is none.
+func (p *Producer) spread(ctx context.Context, msgs []kafkago.Message) ([]kafkago.Message, error) {
+	marked := 0
+	for i := range msgs {
+		if isForEveryPartition(&msgs[i]) {
+			marked++
+		}
+	}
+	if marked == 0 {
+		return msgs, nil
+	}
+	n, err := p.Partitions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]kafkago.Message, 0, len(msgs)+marked*(n-1))
+	for _, m := range msgs {
+		if !isForEveryPartition(&m) {
+			out = append(out, m)
+			continue
+		}
+		for part := range n {
+			m.Headers = []kafkago.Header{{Key: PartitionHeader, Value: strconv.AppendInt(nil, int64(part), 10)}}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func isForEveryPartition(m *kafkago.Message) bool {
+	for _, h := range m.Headers {
+		if h.Key == PartitionHeader && string(h.Value) == everyPartition {
+			return true
+		}
+	}
+	return false
 }
 
 // Inflight is the number of events waiting for Kafka.
@@ -97,11 +182,27 @@ func (p *Producer) Close() error { return p.w.Close() }
 // ListenerBalancer sends each listener's events to one partition, chosen from the record's
 // 64-bit listener key. It uses the high half of the key times a large odd constant, so the
 // partition is independent of the key's top bits that HyperLogLog uses for its registers.
+// A message with a PartitionHeader goes to the partition it names, even one the writer does not
+// know (the write then fails rather than land in another partition).
 type ListenerBalancer struct{}
 
 // Balance implements kafkago.Balancer.
 func (ListenerBalancer) Balance(msg kafkago.Message, partitions ...int) int {
+	if p, ok := headerPartition(msg.Headers); ok {
+		return p
+	}
 	return partitions[PartitionOf(listenerKey(msg.Key), len(partitions))]
+}
+
+// headerPartition reads the partition a PartitionHeader names.
+func headerPartition(headers []kafkago.Header) (int, bool) {
+	for _, h := range headers {
+		if h.Key == PartitionHeader {
+			p, err := strconv.Atoi(string(h.Value))
+			return p, err == nil && p >= 0
+		}
+	}
+	return 0, false
 }
 
 // PartitionOf maps a listener key to one of n partitions.

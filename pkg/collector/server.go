@@ -205,15 +205,16 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	case len(b.Msgs) > 0:
 	case b.Invalid > 0 && b.Filtered == 0 || b.Resp.Rejected == 0:
 		status = http.StatusBadRequest // nothing valid was sent
-	case allStreamNotAllowed(b):
+	case allForbidden(b):
 		status = http.StatusForbidden
 	}
 	s.reply(w, status, &b.Resp)
 }
 
-func allStreamNotAllowed(b *Batch) bool {
+// allForbidden reports whether every event was one the token may not send.
+func allForbidden(b *Batch) bool {
 	for _, e := range b.Resp.Errors {
-		if e.Reason != ReasonStreamNotAllowed {
+		if e.Reason != ReasonStreamNotAllowed && e.Reason != ReasonEndNotAllowed {
 			return false
 		}
 	}
