@@ -43,25 +43,39 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	tctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	if err := kafka.EnsureTopic(tctx, cfg.Kafka); err != nil {
-		// Not fatal: the collector answers 503 until Kafka is back.
-		log.Warn("cannot ensure topic; continuing", "topic", cfg.Kafka.Topic, "err", err)
-	}
-	cancel()
-
 	producer := collector.NewProducer(cfg.Kafka, cfg.Limits.InflightEvents, cfg.Limits.KafkaTimeout)
 	srv, err := collector.NewServer(cfg, producer, log)
 	if err != nil {
 		return err
 	}
+	// Neither is fatal: the collector answers 503 until Kafka is back, and learns the partition
+	// count (for ticks and end events) then.
+	tctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	partitions := 0
+	if err := kafka.EnsureTopic(tctx, cfg.Kafka); err != nil {
+		log.Warn("cannot ensure topic; continuing", "topic", cfg.Kafka.Topic, "err", err)
+	} else if partitions, err = producer.Partitions(tctx); err != nil {
+		log.Warn("cannot read the partition count; ticks and end events wait for Kafka", "topic", cfg.Kafka.Topic, "err", err)
+	}
+	cancel()
+
 	hs := srv.HTTPServer()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ListenAndServe() }()
-	log.Info("collector listening", "addr", cfg.Listen, "topic", cfg.Kafka.Topic, "brokers", cfg.Kafka.Brokers)
+	// Ticks have their own context: they go on while requests drain, and stop before the
+	// writer closes.
+	tickCtx, stopTicks := context.WithCancel(context.Background())
+	ticksDone := make(chan struct{})
+	go func() {
+		defer close(ticksDone)
+		srv.RunTicks(tickCtx)
+	}()
+	log.Info("collector listening", "addr", cfg.Listen, "topic", cfg.Kafka.Topic, "partitions", partitions,
+		"brokers", cfg.Kafka.Brokers, "tick_interval", cfg.TickInterval)
 
 	select {
 	case err := <-errc:
+		stopTicks()
 		return fmt.Errorf("cannot serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -71,5 +85,7 @@ func run() error {
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("shutdown", "err", err)
 	}
+	stopTicks()
+	<-ticksDone
 	return producer.Close()
 }

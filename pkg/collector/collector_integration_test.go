@@ -195,6 +195,75 @@ func TestEndReachesEveryPartition(t *testing.T) {
 	}
 }
 
+// TestTicksReachEveryPartition runs a collector's ticks for a while: every partition gets its
+// ticks, with the collector's clock and id, and none after they stop.
+func TestTicksReachEveryPartition(t *testing.T) {
+	cfg := collector.DefaultConfig()
+	cfg.Kafka.Brokers = []string{testenv.Kafka(t)}
+	cfg.Kafka.Topic = testenv.Name(t, "events")
+	cfg.Kafka.Partitions = 3
+	cfg.Hash.Key = hashKey
+	cfg.Tokens = []collector.Token{{Name: "app", Token: appToken}}
+	cfg.TickInterval = 100 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := kafka.EnsureTopic(ctx, cfg.Kafka); err != nil {
+		t.Fatal(err)
+	}
+	p := collector.NewProducer(cfg.Kafka, cfg.Limits.InflightEvents, cfg.Limits.KafkaTimeout)
+	t.Cleanup(func() { p.Close() })
+	srv, err := collector.NewServer(cfg, p, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().UnixMilli()
+	tickCtx, stopTicks := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.RunTicks(tickCtx)
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	stopTicks()
+	<-done
+	end := time.Now().UnixMilli()
+	parts := readAll(t, cfg.Kafka)
+	ids := map[uint64]bool{}
+	for part := range cfg.Kafka.Partitions {
+		var last int64
+		for _, m := range parts[part] {
+			var r event.Record
+			if err := event.DecodeRecord(m.Value, &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Type != event.TypeTick || r.EventTime != r.ReceivedAt || r.EventTime < start || r.EventTime > end ||
+				r.EventTime <= last || r.Listener != 0 || len(r.StreamID) != 0 {
+				t.Fatalf("partition %d: tick %+v (ticks between %d and %d, the previous at %d)", part, r, start, end, last)
+			}
+			if len(m.Headers) != 1 || m.Headers[0].Key != collector.PartitionHeader || string(m.Headers[0].Value) != fmt.Sprint(part) {
+				t.Fatalf("partition %d: tick headers %v", part, m.Headers)
+			}
+			last = r.EventTime
+			ids[r.Fingerprint] = true
+		}
+		// 1.5 s at 100 ms: 15 ticks, less any the first metadata lookups delayed.
+		if n := len(parts[part]); n < 8 || n > 15 {
+			t.Fatalf("partition %d holds %d ticks, want 8 to 15", part, n)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("ticks of one collector carry %d ids", len(ids))
+	}
+	// Nothing follows the stop, although the writer is still open.
+	time.Sleep(300 * time.Millisecond)
+	again := readAll(t, cfg.Kafka)
+	for part := range cfg.Kafka.Partitions {
+		if len(again[part]) != len(parts[part]) {
+			t.Fatalf("partition %d: %d ticks, then %d after the stop", part, len(parts[part]), len(again[part]))
+		}
+	}
+}
+
 // TestBrokerOutageLosesNothingAcknowledged stops the broker while a client keeps sending:
 // the collector answers 503, and after the restart every event that got a 200 is in Kafka
 // exactly once.

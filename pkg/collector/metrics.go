@@ -13,6 +13,7 @@ type metrics struct {
 	dropped      *prometheus.CounterVec
 	requests     *prometheus.CounterVec
 	kafkaLatency prometheus.Histogram
+	ticks        *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, p *Producer, pipe *Pipeline, ips *ipLimiter) *metrics {
@@ -30,8 +31,11 @@ func newMetrics(reg *prometheus.Registry, p *Producer, pipe *Pipeline, ips *ipLi
 		kafkaLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "earshot_collector_kafka_write_seconds", Help: "Time from handing a request's events to Kafka until acks=all.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		ticks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "earshot_collector_ticks_total", Help: "Ticks (the collector's clock written to every partition) by result: ok or error."},
+			[]string{"result"}),
 	}
-	reg.MustRegister(m.accepted, m.rejected, m.dropped, m.requests, m.kafkaLatency,
+	reg.MustRegister(m.accepted, m.rejected, m.dropped, m.requests, m.kafkaLatency, m.ticks,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "earshot_collector_buffer_events", Help: "Events waiting for Kafka acknowledgement."},
 			func() float64 { return float64(p.Inflight()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "earshot_collector_buffer_capacity_events", Help: "limits.inflight_events."},

@@ -164,6 +164,19 @@ func (p *Producer) spread(ctx context.Context, msgs []kafkago.Message) ([]kafkag
 	return out, nil
 }
 
+// writeEveryPartition writes the record value once to each partition, within the Kafka timeout
+// and outside the in-flight budget, which bounds client events only (ticks). The key is the
+// record's listener key, as for every record.
+func (p *Producer) writeEveryPartition(ctx context.Context, value []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	msgs, err := p.spread(ctx, []kafkago.Message{{Key: value[4:12], Value: value, Headers: forEveryPartition}})
+	if err != nil {
+		return err
+	}
+	return p.w.WriteMessages(ctx, msgs...)
+}
+
 func isForEveryPartition(m *kafkago.Message) bool {
 	for _, h := range m.Headers {
 		if h.Key == PartitionHeader && string(h.Value) == everyPartition {

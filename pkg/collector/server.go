@@ -37,6 +37,7 @@ type Server struct {
 	anyOrig  bool
 	metrics  *metrics
 	registry *prometheus.Registry
+	ticker   *ticker
 	ready    readiness
 	pool     sync.Pool // *Batch
 	bodies   sync.Pool // *bytes.Buffer
@@ -93,11 +94,17 @@ func NewServer(cfg Config, producer *Producer, log *slog.Logger) (*Server, error
 		s.origins[o] = true
 	}
 	s.metrics = newMetrics(s.registry, producer, pipe, s.ips)
+	s.ticker = newTicker(producer, cfg.TickInterval, log, s.metrics.ticks)
 	s.ready = readiness{brokers: cfg.Kafka.Brokers}
 	s.pool.New = func() any { return &Batch{} }
 	s.bodies.New = func() any { return new(bytes.Buffer) }
 	return s, nil
 }
+
+// RunTicks writes a tick record with the collector's clock to every partition every
+// tick_interval until ctx ends (docs/time.md); with tick_interval 0 it returns at once. Run it
+// beside the HTTP server, and let it return before closing the Producer.
+func (s *Server) RunTicks(ctx context.Context) { s.ticker.run(ctx) }
 
 // Handler returns the HTTP routes.
 func (s *Server) Handler() http.Handler {

@@ -122,6 +122,8 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(AppendRecord(nil, &Record{Type: TypeHeartbeat, Listener: 7, PlayedMS: 10000, StalledMS: 3, StreamID: []byte("s"), Client: Client{App: []byte("a")}}))
 	f.Add(AppendRecord(nil, &Record{Type: TypeError, ErrorCode: []byte("net"), StreamID: []byte("s")}))
 	f.Add(AppendRecord(nil, &Record{Type: TypeDisplayed, DisplayedCount: 1 << 40, StreamID: []byte("s")}))
+	f.Add(AppendRecord(nil, &Record{Type: TypeEnd, Flags: FlagTrustedTime, Listener: 9, Fingerprint: 3, EventTime: 1723507200000, StreamID: []byte("s")}))
+	f.Add(AppendRecord(nil, &Record{Type: TypeTick, Fingerprint: 0x5eed, EventTime: 1723507200000, ReceivedAt: 1723507200000}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r Record
 		if DecodeRecord(b, &r) != nil {
