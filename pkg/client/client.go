@@ -2,6 +2,10 @@
 // simulator and load tests. It batches, gzips, and retries 429/503 and network errors with
 // exponential back-off (honouring Retry-After); it never retries other 4xx answers, which
 // would fail again.
+//
+// Every attempt stamps each event of its request with sent_at, the client clock at that
+// attempt, so that the collector can remove the clock's offset from ts (docs/time.md): a retry
+// carries its own send time, and an event that waited in a queue keeps its real time.
 package client
 
 import (
@@ -19,6 +23,7 @@ import (
 )
 
 // Event is one event as a client sends it (SPEC, "Events"). Zero optional fields are omitted.
+// sent_at is not a field: the Client adds it to every attempt.
 type Event struct {
 	EventID        string      `json:"event_id"`
 	Type           string      `json:"type"`
@@ -60,7 +65,19 @@ type Result struct {
 	Retries int `json:"-"`
 }
 
-// StatusError is a non-retryable answer from the collector.
+// RetryableError says the collector could not take a batch now (429, 503 or a network error)
+// and the client gave up after MaxRetries retries. Sending the batch later may succeed.
+type RetryableError struct {
+	Err error
+	// RetryAfter is the collector's last Retry-After, 0 without one.
+	RetryAfter time.Duration
+}
+
+func (e *RetryableError) Error() string { return e.Err.Error() }
+func (e *RetryableError) Unwrap() error { return e.Err }
+
+// StatusError is an answer from the collector other than 200: final (400, 401, 403, 413, ...),
+// or, inside a RetryableError, the last of the answers to retry.
 type StatusError struct {
 	Status int
 	Body   Result
@@ -91,6 +108,9 @@ type Client struct {
 	MinBackoff, MaxBackoff time.Duration
 	// UserAgent is sent as User-Agent.
 	UserAgent string
+	// Now stamps each attempt's sent_at; nil means time.Now. It must be the clock the events'
+	// ts come from: the collector corrects ts by the offset it sees in sent_at.
+	Now func() time.Time
 }
 
 // New returns a Client with the defaults above.
@@ -121,15 +141,20 @@ func (c *Client) Send(ctx context.Context, events []Event) (Result, error) {
 	return total, nil
 }
 
-// SendBatch posts one request (retrying as described on the package).
+// SendBatch posts one request (retrying as described on the package). After MaxRetries it
+// returns a *RetryableError.
 func (c *Client) SendBatch(ctx context.Context, events []Event) (Result, error) {
-	body, err := c.encode(events)
+	lines, err := marshal(events)
 	if err != nil {
 		return Result{}, err
 	}
 	var res Result
 	backoff := c.MinBackoff
 	for attempt := 0; ; attempt++ {
+		body, err := c.body(lines, c.now())
+		if err != nil {
+			return Result{}, err
+		}
 		status, r, retryAfter, err := c.post(ctx, body)
 		r.Retries = attempt
 		res = r
@@ -144,7 +169,7 @@ func (c *Client) SendBatch(ctx context.Context, events []Event) (Result, error) 
 			if err == nil {
 				err = &StatusError{Status: status, Body: r}
 			}
-			return res, fmt.Errorf("giving up after %d attempts: %w", attempt+1, err)
+			return res, &RetryableError{Err: fmt.Errorf("giving up after %d attempts: %w", attempt+1, err), RetryAfter: retryAfter}
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
 		wait = max(wait, retryAfter)
@@ -157,7 +182,29 @@ func (c *Client) SendBatch(ctx context.Context, events []Event) (Result, error) 
 	}
 }
 
-func (c *Client) encode(events []Event) ([]byte, error) {
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// marshal encodes events once as NDJSON, for body to stamp each attempt.
+func marshal(events []Event) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf) // one event per line, each ending in "}\n"
+	for i := range events {
+		if err := enc.Encode(&events[i]); err != nil {
+			return nil, fmt.Errorf("cannot encode event %d: %w", i, err)
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+// body returns the request body of one attempt: the lines of marshal with sent_at added to
+// every event, gzipped if c.Gzip. sent_at goes last in each object, which never is empty
+// (event_id is always there).
+func (c *Client) body(lines []byte, sentAt time.Time) ([]byte, error) {
 	var buf bytes.Buffer
 	var w io.Writer = &buf
 	var zw *gzip.Writer
@@ -165,15 +212,18 @@ func (c *Client) encode(events []Event) ([]byte, error) {
 		zw = gzip.NewWriter(&buf)
 		w = zw
 	}
-	enc := json.NewEncoder(w) // NDJSON: one event per line
-	for i := range events {
-		if err := enc.Encode(&events[i]); err != nil {
-			return nil, fmt.Errorf("cannot encode event %d: %w", i, err)
-		}
+	stamp := strconv.AppendInt([]byte(`,"sent_at":`), sentAt.UnixMilli(), 10)
+	stamp = append(stamp, "}\n"...)
+	// Writes cannot fail: a bytes.Buffer never does, and a gzip.Writer keeps its error for Close.
+	for len(lines) > 0 {
+		n := bytes.IndexByte(lines, '\n')
+		w.Write(lines[:n-1]) // one event object without its closing brace
+		w.Write(stamp)
+		lines = lines[n+1:]
 	}
 	if zw != nil {
 		if err := zw.Close(); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("cannot compress request body: %w", err)
 		}
 	}
 	return buf.Bytes(), nil
