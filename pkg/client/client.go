@@ -6,6 +6,11 @@
 // Every attempt stamps each event of its request with sent_at, the client clock at that
 // attempt, so that the collector can remove the clock's offset from ts (docs/time.md): a retry
 // carries its own send time, and an event that waited in a queue keeps its real time.
+//
+// Client gives up on a batch after MaxRetries. Players use Buffered instead, which keeps their
+// events through collector outages: it queues them (at most a configured number, dropping and
+// counting the oldest beyond), and sends the backlog in order, in batches, once the collector
+// takes events again.
 package client
 
 import (
@@ -171,8 +176,7 @@ func (c *Client) SendBatch(ctx context.Context, events []Event) (Result, error) 
 			}
 			return res, &RetryableError{Err: fmt.Errorf("giving up after %d attempts: %w", attempt+1, err), RetryAfter: retryAfter}
 		}
-		wait := backoff/2 + rand.N(backoff/2+1)
-		wait = max(wait, retryAfter)
+		wait := max(jitter(backoff), retryAfter)
 		select {
 		case <-ctx.Done():
 			return res, ctx.Err()
@@ -181,6 +185,10 @@ func (c *Client) SendBatch(ctx context.Context, events []Event) (Result, error) 
 		backoff = min(backoff*2, c.MaxBackoff)
 	}
 }
+
+// jitter returns a random wait in [d/2, d], so that clients that failed together do not retry
+// together.
+func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
 
 func (c *Client) now() time.Time {
 	if c.Now != nil {

@@ -18,7 +18,7 @@ import (
 // attempt is one request a stubCollector received.
 type attempt struct {
 	at     time.Time // when it arrived
-	status int       // what it was answered
+	status int       // what it was answered, 0 until then
 	ids    []string  // its events' ids, in order
 	sentAt []int64   // its events' sent_at (unix ms; -1 without)
 }
@@ -33,7 +33,8 @@ type stubCollector struct {
 	mu         sync.Mutex
 	statuses   []int
 	down       bool
-	retryAfter string // sent with 429 and 503
+	retryAfter string        // sent with 429 and 503
+	hold       chan struct{} // if set, requests are answered once it is closed
 	attempts   []attempt
 }
 
@@ -58,7 +59,7 @@ func (s *stubCollector) handle(w http.ResponseWriter, r *http.Request) {
 		s.t.Error(err)
 		return
 	}
-	a := attempt{at: time.Now(), status: http.StatusOK}
+	a := attempt{at: time.Now()}
 	if err := event.ParseBody(body, func(i int, e *event.Event, reason event.Reason) {
 		if reason == "" {
 			reason = event.Validate(e)
@@ -76,13 +77,22 @@ func (s *stubCollector) handle(w http.ResponseWriter, r *http.Request) {
 		s.t.Errorf("body: %v", err)
 	}
 	s.mu.Lock()
+	n := len(s.attempts)
+	s.attempts = append(s.attempts, a)
+	hold := s.hold
+	s.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
+	s.mu.Lock()
+	a.status = http.StatusOK
 	switch {
 	case s.down:
 		a.status = http.StatusServiceUnavailable
 	case len(s.statuses) > 0:
 		a.status, s.statuses = s.statuses[0], s.statuses[1:]
 	}
-	s.attempts = append(s.attempts, a)
+	s.attempts[n].status = a.status
 	retryAfter := s.retryAfter
 	s.mu.Unlock()
 	if (a.status == 429 || a.status == 503) && retryAfter != "" {
