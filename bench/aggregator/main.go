@@ -393,6 +393,16 @@ func runEndToEnd(broker, chAddr string, listeners int) error {
 		}
 	}
 	w.Close()
+	// The stream's end, as an end event of its trusted token would write it: every row final.
+	p := collector.NewProducer(kcfg, 1, 30*time.Second)
+	var last event.Record
+	if err := event.DecodeRecord(recs[len(recs)-1], &last); err != nil {
+		return err
+	}
+	if err := p.WriteEveryPartition(ctx, collector.EndRecord("bench-space", "bench-end", last.EventTime)); err != nil {
+		return err
+	}
+	p.Close()
 
 	chcfg := chconn.DefaultConfig()
 	chcfg.Addr = chAddr
@@ -423,11 +433,10 @@ func runEndToEnd(broker, chAddr string, listeners int) error {
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() { done <- a.Run(actx) }()
-	// Done when every event is folded in and the last minute's rows are visible.
-	last := time.UnixMilli(window.QuarterOf(t0 + 6*60_000))
+	// Done when every event is folded in and the stream's rows are final and visible.
 	wctx, wcancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer wcancel()
-	err = report.WaitQuarter(wctx, conn, "bench-space", last)
+	err = report.WaitFinal(wctx, conn, "bench-space", kcfg.Partitions)
 	el := time.Since(start)
 	cancel()
 	<-done

@@ -11,6 +11,7 @@ import (
 
 	"github.com/earshot/earshot/pkg/claims"
 	"github.com/earshot/earshot/pkg/client"
+	"github.com/earshot/earshot/pkg/collector"
 	"github.com/earshot/earshot/pkg/render"
 	"github.com/earshot/earshot/pkg/report"
 	"github.com/earshot/earshot/pkg/sim"
@@ -84,10 +85,14 @@ func simulate(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	cfg, err := load(fs)
+	if err != nil {
+		return err
+	}
 	wctx, cancel := context.WithTimeout(ctx, *wait)
 	defer cancel()
-	fmt.Println("waiting for the aggregator to close the stream's last quarter hour ...")
-	if err := report.WaitQuarter(wctx, conn, sc.StreamID, time.UnixMilli(st.LastQuarter())); err != nil {
+	fmt.Printf("waiting for the aggregator: the stream is ended, its rows become final in all %d partitions ...\n", cfg.Kafka.Partitions)
+	if err := report.WaitFinal(wctx, conn, sc.StreamID, cfg.Kafka.Partitions); err != nil {
 		return err
 	}
 	fmt.Printf("measured and stored %s after the last event was sent\n\n", time.Since(start.Add(el)).Round(100*time.Millisecond))
@@ -213,5 +218,49 @@ func verify(ctx context.Context, args []string) error {
 		return fmt.Errorf("the exact count %d is outside the sketch's interval", a.Exact)
 	}
 	fmt.Println("  ok: the exact count is inside the stated interval")
+	return nil
+}
+
+// streamsCmd: `earshot streams close ID` ends a stream the way an end event of a trusted
+// token does — an end record in every partition of the events topic — for a replay or import
+// that ended without one. Every figure of the stream becomes final at once; its later events
+// are counted too late.
+func streamsCmd(ctx context.Context, args []string) error {
+	if len(args) < 1 || args[0] != "close" {
+		return errors.New("usage: earshot streams close ID")
+	}
+	fs := flags("streams close")
+	wait := fs.Duration("wait", 0, "also wait this long for every partition to close it (0: do not wait)")
+	fs.Parse(args[1:])
+	if fs.NArg() != 1 {
+		return errors.New("usage: earshot streams close ID")
+	}
+	stream := fs.Arg(0)
+	cfg, err := load(fs)
+	if err != nil {
+		return err
+	}
+	p := collector.NewProducer(cfg.Kafka, 1, 30*time.Second)
+	defer p.Close()
+	now := time.Now()
+	id := fmt.Sprintf("earshot-streams-close-%d", now.UnixNano())
+	if err := p.WriteEveryPartition(ctx, collector.EndRecord(stream, id, now.UnixMilli())); err != nil {
+		return fmt.Errorf("cannot write the end of %s: %w", stream, err)
+	}
+	fmt.Printf("stream %s: end written to every partition of %s\n", stream, cfg.Kafka.Topic)
+	if *wait <= 0 {
+		return nil
+	}
+	conn, err := open(ctx, fs)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	wctx, cancel := context.WithTimeout(ctx, *wait)
+	defer cancel()
+	if err := report.WaitFinal(wctx, conn, stream, cfg.Kafka.Partitions); err != nil {
+		return err
+	}
+	fmt.Printf("stream %s: final in all %d partitions\n", stream, cfg.Kafka.Partitions)
 	return nil
 }

@@ -7,9 +7,10 @@
 //	earshot claims add FILE.json | earshot claims list --stream ID
 //	earshot report --stream ID [--from T --to T] [--minutes]
 //	earshot verify --stream ID
+//	earshot streams close ID
 //
-// ClickHouse settings come from config like every binary: --config, EARSHOT_CLICKHOUSE_*,
-// --set clickhouse.addr=...
+// ClickHouse and Kafka settings come from config like every binary: --config,
+// EARSHOT_CLICKHOUSE_*, EARSHOT_KAFKA_*, --set clickhouse.addr=...
 package main
 
 import (
@@ -25,11 +26,15 @@ import (
 
 	"github.com/earshot/earshot/pkg/chconn"
 	"github.com/earshot/earshot/pkg/config"
+	"github.com/earshot/earshot/pkg/kafka"
 )
 
 // Config is the CLI's configuration.
 type Config struct {
 	ClickHouse chconn.Config `mapstructure:"clickhouse"`
+	// Kafka is where `streams close` writes a stream's end, and how many partitions must
+	// close a stream before `simulate --report` reads it.
+	Kafka kafka.Config `mapstructure:"kafka"`
 }
 
 const usage = `earshot — audience measurement for live audio
@@ -41,6 +46,7 @@ usage:
   earshot claims list --stream ID      list a stream's claims
   earshot report --stream ID [flags]   measured audience and claim verdicts
   earshot verify --stream ID           audit sketches against exact counts from raw events
+  earshot streams close ID             end a stream: every figure of it becomes final
 
 run "earshot COMMAND --help" for a command's flags`
 
@@ -63,6 +69,8 @@ func main() {
 		err = reportCmd(ctx, args)
 	case "verify":
 		err = verify(ctx, args)
+	case "streams":
+		err = streamsCmd(ctx, args)
 	default:
 		err = fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
 	}
@@ -79,10 +87,19 @@ func flags(name string) *pflag.FlagSet {
 	return fs
 }
 
+// load reads the config.
+func load(fs *pflag.FlagSet) (Config, error) {
+	cfg := Config{ClickHouse: chconn.DefaultConfig(), Kafka: kafka.DefaultConfig()}
+	if err := config.Load(fs, &cfg); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
 // open loads the config and connects to ClickHouse.
 func open(ctx context.Context, fs *pflag.FlagSet) (driver.Conn, error) {
-	cfg := Config{ClickHouse: chconn.DefaultConfig()}
-	if err := config.Load(fs, &cfg); err != nil {
+	cfg, err := load(fs)
+	if err != nil {
 		return nil, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)

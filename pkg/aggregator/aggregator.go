@@ -185,8 +185,12 @@ func (a *Aggregator) work(ctx, gctx context.Context, gen *kafkago.Generation, pa
 				break
 			}
 			w.add(m)
+			if len(w.recs) == batchSize || reader.Lag() == 0 {
+				w.apply()
+			}
 		}
 		fcancel()
+		w.apply()
 		if stop.Err() != nil {
 			// Generation over or shutting down: hand over cleanly.
 			w.st.EmitOpen()
@@ -222,7 +226,10 @@ type worker struct {
 	st        *session.Partition
 	next      int64 // offset to resume from
 	raw       []chsink.RawEvent
-	rec       event.Record
+	// recs are decoded records not applied yet, at offsets; their byte slices alias the Kafka
+	// messages' values, which nothing reuses.
+	recs    []event.Record
+	offsets []int64
 	dropped   map[string]uint64 // reported totals, to export deltas
 }
 
@@ -263,18 +270,36 @@ func (w *worker) restore(ctx context.Context) error {
 
 func (w *worker) pending() int { return len(w.raw) }
 
+// batchSize records are applied together (session.Partition.AddBatch overlaps their table
+// lookups): large enough for that, small enough to keep the latency of a quiet stream nil (a
+// batch is also applied whenever the reader has caught up).
+const batchSize = 256
+
 func (w *worker) add(m kafkago.Message) {
-	if err := event.DecodeRecord(m.Value, &w.rec); err != nil {
+	w.recs = append(w.recs, event.Record{})
+	r := &w.recs[len(w.recs)-1]
+	if err := event.DecodeRecord(m.Value, r); err != nil {
+		w.recs = w.recs[:len(w.recs)-1]
 		w.a.m.dropped.WithLabelValues("corrupt_record").Inc()
 		w.a.log.Warn("corrupt record", "partition", w.partition, "offset", m.Offset, "err", err)
+		w.apply()
 		w.st.Offset = m.Offset
 		return
 	}
-	w.st.Add(&w.rec, m.Offset)
-	w.a.m.events.WithLabelValues(w.label).Inc()
-	if w.a.cfg.RawEvents {
-		w.raw = append(w.raw, chsink.RawEvent{Partition: w.partition, Offset: m.Offset, Record: w.rec})
+	w.offsets = append(w.offsets, m.Offset)
+	if w.a.cfg.RawEvents && !r.Type.Control() {
+		w.raw = append(w.raw, chsink.RawEvent{Partition: w.partition, Offset: m.Offset, Record: *r})
 	}
+}
+
+// apply folds the decoded records into the partition state.
+func (w *worker) apply() {
+	if len(w.recs) == 0 {
+		return
+	}
+	w.st.AddBatch(w.recs, w.offsets)
+	w.a.m.events.WithLabelValues(w.label).Add(float64(len(w.recs)))
+	w.recs, w.offsets = w.recs[:0], w.offsets[:0]
 }
 
 // flush writes everything emitted since the last flush, retrying until ClickHouse takes it or

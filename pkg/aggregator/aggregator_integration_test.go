@@ -107,7 +107,6 @@ func (e *env) config() aggregator.Config {
 	cfg.Kafka, cfg.ClickHouse, cfg.Group = e.kafka, e.ch, e.group
 	cfg.FlushInterval = 300 * time.Millisecond
 	cfg.CheckpointInterval = time.Second
-	cfg.IdleAdvance = 3 * time.Second
 	cfg.Listen = "127.0.0.1:0"
 	return cfg
 }
@@ -135,7 +134,7 @@ func (e *env) waitDone(st *sim.Stream) *report.Stream {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := report.WaitQuarter(ctx, e.conn, st.Scenario.StreamID, time.UnixMilli(st.LastQuarter())); err != nil {
+	if err := report.WaitFinal(ctx, e.conn, st.Scenario.StreamID, e.kafka.Partitions); err != nil {
 		e.t.Fatal(err)
 	}
 	r, err := report.Load(ctx, e.conn, st.Scenario.StreamID, time.Time{}, time.Time{})
@@ -149,6 +148,17 @@ func scenario(listeners int, seed uint64) *sim.Stream {
 	sc := sim.DemoScenario(listeners)
 	sc.StreamID = fmt.Sprintf("it-stream-%d", seed)
 	sc.AudioDelay, sc.Duration, sc.Seed = 8*time.Minute, 32*time.Minute, seed
+	return sim.Generate(sc)
+}
+
+// lateScenario is scenario delivered badly: 30 % of the batches up to 5 minutes late, and 10 %
+// sent again up to 10 minutes later (retries of lost answers).
+func lateScenario(listeners int, seed uint64) *sim.Stream {
+	sc := sim.DemoScenario(listeners)
+	sc.StreamID = fmt.Sprintf("it-late-stream-%d", seed)
+	sc.AudioDelay, sc.Duration, sc.Seed = 8*time.Minute, 32*time.Minute, seed
+	sc.LateRate, sc.LateBy = 0.3, 5*time.Minute
+	sc.DuplicateRate, sc.DuplicateBy = 0.1, 10*time.Minute
 	return sim.Generate(sc)
 }
 
@@ -206,10 +216,11 @@ func TestEndToEndMatchesTruth(t *testing.T) {
 }
 
 // TestRebalanceHandsStateOver starts a second aggregator in the same group halfway: the
-// partitions move between instances through checkpoints, and the figures still match.
+// partitions move between instances through checkpoints, and the figures still match, with
+// late batches and copies in the stream.
 func TestRebalanceHandsStateOver(t *testing.T) {
 	e := newEnv(t, 4)
-	st := scenario(500, 2)
+	st := lateScenario(500, 2)
 	e.send(st)
 	stopA := e.runAggregator()
 	time.Sleep(1500 * time.Millisecond)
@@ -222,10 +233,11 @@ func TestRebalanceHandsStateOver(t *testing.T) {
 }
 
 // TestCrashesChangeNothing kills the aggregator process with SIGKILL at random points and
-// restarts it; the final figures equal the truth (and so an uninterrupted run).
+// restarts it; the final figures equal the truth (and so an uninterrupted run), with late
+// batches and copies in the stream.
 func TestCrashesChangeNothing(t *testing.T) {
 	e := newEnv(t, 4)
-	st := scenario(6000, 3)
+	st := lateScenario(6000, 3)
 	e.send(st)
 	bin := filepath.Join(t.TempDir(), "aggregator")
 	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(testenv.RepoRoot(), "cmd", "aggregator")).CombinedOutput(); err != nil {
@@ -239,7 +251,7 @@ func TestCrashesChangeNothing(t *testing.T) {
 			fmt.Sprintf("EARSHOT_KAFKA_PARTITIONS=%d", cfg.Kafka.Partitions),
 			"EARSHOT_CLICKHOUSE_ADDR="+cfg.ClickHouse.Addr, "EARSHOT_CLICKHOUSE_DATABASE="+cfg.ClickHouse.Database,
 			"EARSHOT_GROUP="+cfg.Group, "EARSHOT_FLUSH_INTERVAL=300ms", "EARSHOT_CHECKPOINT_INTERVAL=700ms",
-			"EARSHOT_IDLE_ADVANCE=3s", "EARSHOT_LISTEN=127.0.0.1:0")
+			"EARSHOT_LISTEN=127.0.0.1:0")
 		logf, _ := os.Create(filepath.Join(t.TempDir(), "aggregator.log"))
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {

@@ -8,8 +8,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/earshot/earshot/pkg/event"
 	"github.com/earshot/earshot/pkg/kafka"
 )
 
@@ -164,10 +166,10 @@ func (p *Producer) spread(ctx context.Context, msgs []kafkago.Message) ([]kafkag
 	return out, nil
 }
 
-// writeEveryPartition writes the record value once to each partition, within the Kafka timeout
-// and outside the in-flight budget, which bounds client events only (ticks). The key is the
-// record's listener key, as for every record.
-func (p *Producer) writeEveryPartition(ctx context.Context, value []byte) error {
+// WriteEveryPartition writes the record value once to each partition, within the Kafka timeout
+// and outside the in-flight budget, which bounds client events only (ticks, `earshot streams
+// close`). The key is the record's listener key, as for every record.
+func (p *Producer) WriteEveryPartition(ctx context.Context, value []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	msgs, err := p.spread(ctx, []kafkago.Message{{Key: value[4:12], Value: value, Headers: forEveryPartition}})
@@ -221,4 +223,12 @@ func headerPartition(headers []kafkago.Header) (int, bool) {
 // PartitionOf maps a listener key to one of n partitions.
 func PartitionOf(listener uint64, n int) int {
 	return int(((listener * 0x9E3779B97F4A7C15) >> 32) % uint64(n))
+}
+
+// EndRecord encodes the record that closes stream (docs/record.md: type end), as the collector
+// writes it for an end event of a trusted token; at is the end's time (unix ms), eventID its id.
+func EndRecord(stream, eventID string, at int64) []byte {
+	return event.AppendRecord(nil, &event.Record{Type: event.TypeEnd, Flags: event.FlagTrustedTime,
+		Listener: xxhash.Sum64String(stream), Fingerprint: event.Fingerprint([]byte(eventID)),
+		EventTime: at, ReceivedAt: time.Now().UnixMilli(), StreamID: []byte(stream)})
 }

@@ -62,7 +62,7 @@ func (t *ticker) run(ctx context.Context) {
 // rate-limited. A tick cut short by ctx (shutdown) is neither.
 func (t *ticker) tick(ctx context.Context) {
 	now := t.now()
-	err := t.producer.writeEveryPartition(ctx, tickRecord(t.id, now.UnixMilli()))
+	err := t.producer.WriteEveryPartition(ctx, tickRecord(t.id, now.UnixMilli()))
 	switch {
 	case err == nil:
 		t.ok.Inc()

@@ -30,7 +30,15 @@ func Report(w io.Writer, r *report.Stream, verdicts []claims.Verdict, minutes bo
 	}
 	row("start failures", fmt.Sprintf("%d of %d joins (%.0f%%)", r.StartFailures, r.Joins, failShare), "no audio within 30 s")
 	row("client errors", fmt.Sprintf("%d %v", r.Errors, r.ErrorsByCode), "")
-	row("late / duplicate / too late", fmt.Sprintf("%d / %d / %d", r.Late, r.Duplicates, r.TooLate), "events")
+	row("arrived late / copies / too late", fmt.Sprintf("%d / %d / %d", r.Late, r.Duplicates, r.TooLate), "events (corrections applied, copies dropped, beyond the horizon)")
+	switch {
+	case len(r.Minutes) > 0 && !r.FinalTo.Before(r.To):
+		row("status", "final", "every minute is settled")
+	case r.FinalTo.IsZero():
+		row("status", "provisional", "late events within the correction horizon may still change it")
+	default:
+		row("status", "final until "+r.FinalTo.UTC().Format("15:04 UTC"), "provisional after: may still change")
+	}
 	if minutes {
 		fmt.Fprintf(w, "\n  %-6s %10s %10s %10s %10s %8s %8s\n", "minute", "connected", "hearing", "peak", "displayed", "joins", "failed")
 		for _, m := range r.Minutes {

@@ -25,11 +25,11 @@ func (a Audit) Covered() bool {
 }
 
 // RunAudit computes the Audit of stream. Listeners with a session are those who sent a join,
-// heartbeat, play or error (a leave alone starts none).
+// heartbeat or play (a leave or an error alone starts none).
 func RunAudit(ctx context.Context, conn driver.Conn, stream string) (Audit, error) {
 	var a Audit
 	if err := conn.QueryRow(ctx, `SELECT uniqExact(listener) FROM events_raw FINAL
-		WHERE stream_id = ? AND type IN ('join', 'heartbeat', 'play', 'error')`, stream).Scan(&a.Exact); err != nil {
+		WHERE stream_id = ? AND type IN ('join', 'heartbeat', 'play')`, stream).Scan(&a.Exact); err != nil {
 		return a, fmt.Errorf("cannot count raw events: %w", err)
 	}
 	if err := conn.QueryRow(ctx, `SELECT uniqCombined64Merge(connected) FROM listener_minutes_agg WHERE stream_id = ?`, stream).Scan(&a.SQL); err != nil {

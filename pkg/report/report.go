@@ -25,9 +25,10 @@ type Minute struct {
 	PeakConcurrent, PeakHearing                 uint64
 	Joins, Leaves, Timeouts, Plays, Errors      uint64
 	StartFailures, PlayedMS, MutedMS, StalledMS uint64
-	Late, Duplicates, TooLate                   uint64
 	DisplayedMax, DisplayedLast                 uint64
-	HasDisplayed                                bool
+	// Final: every partition's row of the minute is final (the correction horizon has passed
+	// it, or the stream was closed); otherwise the minute may still change.
+	HasDisplayed, Final                         bool
 	displayedLastAt                             time.Time
 	connPerSec, hearPerSec                      []uint64
 }
@@ -49,7 +50,13 @@ type Stream struct {
 	// TSL is total unmuted played time per hearing listener.
 	TSL                                    time.Duration
 	PlayedMS, Joins, StartFailures, Errors uint64
-	Late, Duplicates, TooLate              uint64
+	// Late, Duplicates and TooLate describe how the events arrived (delivery_stats), not the
+	// audience: late ones were applied as corrections, copies dropped, too-late ones counted
+	// and not applied.
+	Late, Duplicates, TooLate uint64
+	// FinalTo is the end of the last minute from which on every earlier minute is final
+	// (zero: none is yet).
+	FinalTo                                time.Time
 	DisplayedMax                           uint64
 	DisplayedMaxAt                         time.Time
 	ErrorsByCode                           map[string]uint64
@@ -65,7 +72,7 @@ func Load(ctx context.Context, conn driver.Conn, stream string, from, to time.Ti
 	}
 	rows, err := conn.Query(ctx, `SELECT minute, partition, connected_sketch, hearing_sketch, qualified_sketch,
 			connected_per_sec, hearing_per_sec, joins, leaves, timeouts, plays, errors, start_failures,
-			played_ms, muted_ms, stalled_ms, late, duplicates, too_late,
+			played_ms, muted_ms, stalled_ms, final,
 			has_displayed, displayed_max, displayed_last, displayed_last_at, errors_by_code
 		FROM minute_stats FINAL
 		WHERE stream_id = ? AND minute >= ? AND minute < ?
@@ -87,13 +94,13 @@ func Load(ctx context.Context, conn driver.Conn, stream string, from, to time.Ti
 			cs, hs, qs        string
 			connSec, hearSec  []uint32
 			m                 Minute
-			hasDisp           uint8
+			hasDisp, final    uint8
 			dispMax, dispLast uint64
 			dispAt            time.Time
 			byCode            map[string]uint64
 		)
 		if err := rows.Scan(&at, &part, &cs, &hs, &qs, &connSec, &hearSec, &m.Joins, &m.Leaves, &m.Timeouts, &m.Plays, &m.Errors,
-			&m.StartFailures, &m.PlayedMS, &m.MutedMS, &m.StalledMS, &m.Late, &m.Duplicates, &m.TooLate,
+			&m.StartFailures, &m.PlayedMS, &m.MutedMS, &m.StalledMS, &final,
 			&hasDisp, &dispMax, &dispLast, &dispAt, &byCode); err != nil {
 			return nil, err
 		}
@@ -118,9 +125,10 @@ func Load(ctx context.Context, conn driver.Conn, stream string, from, to time.Ti
 		minuteHear[at] = append(minuteHear[at], h.Count())
 		agg := byMinute[at]
 		if agg == nil {
-			agg = &Minute{Start: at.UTC(), connPerSec: make([]uint64, 60), hearPerSec: make([]uint64, 60)}
+			agg = &Minute{Start: at.UTC(), connPerSec: make([]uint64, 60), hearPerSec: make([]uint64, 60), Final: true}
 			byMinute[at] = agg
 		}
+		agg.Final = agg.Final && final == 1
 		agg.Joins += m.Joins
 		agg.Leaves += m.Leaves
 		agg.Timeouts += m.Timeouts
@@ -130,9 +138,6 @@ func Load(ctx context.Context, conn driver.Conn, stream string, from, to time.Ti
 		agg.PlayedMS += m.PlayedMS
 		agg.MutedMS += m.MutedMS
 		agg.StalledMS += m.StalledMS
-		agg.Late += m.Late
-		agg.Duplicates += m.Duplicates
-		agg.TooLate += m.TooLate
 		for i := range min(60, len(connSec)) {
 			agg.connPerSec[i] += uint64(connSec[i])
 		}
@@ -189,9 +194,6 @@ func Load(ctx context.Context, conn driver.Conn, stream string, from, to time.Ti
 		r.Joins += m.Joins
 		r.StartFailures += m.StartFailures
 		r.Errors += m.Errors
-		r.Late += m.Late
-		r.Duplicates += m.Duplicates
-		r.TooLate += m.TooLate
 		if m.HasDisplayed && m.DisplayedMax > r.DisplayedMax {
 			r.DisplayedMax, r.DisplayedMaxAt = m.DisplayedMax, at
 		}
@@ -202,15 +204,28 @@ func Load(ctx context.Context, conn driver.Conn, stream string, from, to time.Ti
 	if r.CumeHearing.Value > 0 {
 		r.TSL = time.Duration(float64(r.PlayedMS)/r.CumeHearing.Value) * time.Millisecond
 	}
+	for _, m := range r.Minutes {
+		if !m.Final {
+			break
+		}
+		r.FinalTo = m.Start.Add(time.Minute)
+	}
 	if err := r.loadAQH(ctx, conn, from, to); err != nil {
 		return nil, err
+	}
+	if err := conn.QueryRow(ctx, `SELECT sum(late), sum(duplicates), sum(too_late) FROM delivery_stats FINAL
+		WHERE stream_id = ? AND minute >= ? AND minute < ?`, stream, from.UTC(), to.UTC()).Scan(&r.Late, &r.Duplicates, &r.TooLate); err != nil {
+		return nil, fmt.Errorf("cannot read delivery_stats: %w", err)
 	}
 	return r, nil
 }
 
+// loadAQH averages the AQH persons of the quarter hours from the first to the last with a
+// connected listener in the range. A range that starts inside a quarter hour counts that
+// quarter in the average and its persons too (who listened 5 minutes in the whole quarter).
 func (r *Stream) loadAQH(ctx context.Context, conn driver.Conn, from, to time.Time) error {
 	rows, err := conn.Query(ctx, `SELECT quarter, sum(aqh_persons) FROM quarter_stats FINAL
-		WHERE stream_id = ? AND quarter >= ? AND quarter < ? GROUP BY quarter`, r.StreamID, from.UTC(), to.UTC())
+		WHERE stream_id = ? AND quarter >= ? AND quarter < ? GROUP BY quarter`, r.StreamID, from.UTC().Truncate(15*time.Minute), to.UTC())
 	if err != nil {
 		return fmt.Errorf("cannot read quarter_stats: %w", err)
 	}
@@ -278,23 +293,21 @@ func (r *Stream) HasDisplayed() bool {
 	return false
 }
 
-// WaitQuarter waits until every partition that holds the stream has written the AQH row of the
-// quarter hour starting at quarter (the aggregator writes it when the quarter closes, after
-// every minute in it), or ctx ends.
-func WaitQuarter(ctx context.Context, conn driver.Conn, stream string, quarter time.Time) error {
+// WaitFinal waits until the stream is closed in all `partitions` partitions of the events
+// topic (an end event, `earshot streams close`, or a replay's idle time): every row of it is
+// then final. Each partition writes its stream_clocks row when it closes the stream, including
+// partitions that held none of its events.
+func WaitFinal(ctx context.Context, conn driver.Conn, stream string, partitions int) error {
 	for {
-		var parts, done uint64
-		err := conn.QueryRow(ctx, `SELECT
-			(SELECT uniqExact(partition) FROM minute_stats WHERE stream_id = ?),
-			(SELECT uniqExact(partition) FROM quarter_stats WHERE stream_id = ? AND quarter = ?)`,
-			stream, stream, quarter.UTC()).Scan(&parts, &done)
-		if err == nil && parts > 0 && done == parts {
+		var closed uint64
+		err := conn.QueryRow(ctx, `SELECT countIf(closed = 1) FROM stream_clocks FINAL WHERE stream_id = ?`, stream).Scan(&closed)
+		if err == nil && closed >= uint64(partitions) {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for the %s quarter of %s: %w", quarter.UTC().Format("15:04"), stream, ctx.Err())
-		case <-time.After(500 * time.Millisecond):
+			return fmt.Errorf("waiting for %s to be final in %d partitions (%d so far): %w", stream, partitions, closed, ctx.Err())
+		case <-time.After(300 * time.Millisecond):
 		}
 	}
 }

@@ -25,7 +25,7 @@ func randomEvents(r *rand.Rand, n int) []specEvent {
 		case 1:
 			e.TS = r.Int64N(15*6) * 10_000
 		default:
-			e.TS = r.Int64N(15*60*1000)
+			e.TS = r.Int64N(15 * 60 * 1000)
 		}
 		e.TS += 10 * 60_000
 		if e.Type == "heartbeat" {

@@ -15,15 +15,15 @@ type SendResult struct {
 }
 
 // Send posts the stream's batches through c as its clients would, one heartbeat interval after
-// another: the batches of one interval concurrently (up to `parallel` in flight), intervals in
-// order, so event time arrives ordered to within one interval, far inside the aggregator's
-// lateness. It stops at the first batch that fails for good.
+// another: the batches sent within one interval concurrently (up to `parallel` in flight),
+// intervals in order (late batches in the interval they are sent in). It stops at the first
+// batch that fails for good; when every batch went through, it ends the stream.
 func Send(ctx context.Context, c *client.Client, st *Stream, parallel int) (SendResult, error) {
 	var res SendResult
 	var accepted, rejected, retries atomic.Int64
 	for start := 0; start < len(st.Batches); {
 		end := start + 1
-		for end < len(st.Batches) && end-start < parallel && st.SendAt[end] == st.SendAt[start] {
+		for end < len(st.Batches) && end-start < parallel && st.SendAt[end]/st.interval() == st.SendAt[start]/st.interval() {
 			end++
 		}
 		var wg sync.WaitGroup
@@ -51,19 +51,26 @@ func Send(ctx context.Context, c *client.Client, st *Stream, parallel int) (Send
 		}
 	}
 	res.Accepted, res.Rejected, res.Retries = int(accepted.Load()), int(rejected.Load()), int(retries.Load())
-	return res, nil
+	// The replay is over: its end makes every figure final at once (docs/time.md). Sent only
+	// after every event was acknowledged, so nothing of the stream arrives after it.
+	r, err := c.SendBatch(ctx, []client.Event{st.End()})
+	res.Requests++
+	res.Retries += r.Retries
+	if err == nil && r.Rejected > 0 {
+		err = fmt.Errorf("the stream's end was rejected: %+v", r.Errors[0])
+	}
+	return res, err
 }
 
-// LastQuarter is the start (unix ms) of the quarter hour in which the stream's last session
-// ends: once its AQH row exists, every figure of the stream is final.
-func (st *Stream) LastQuarter() int64 {
+func (st *Stream) interval() int64 { return max(1, st.Scenario.Heartbeat.Milliseconds()) }
+
+// End is the event that ends the stream: after its last event.
+func (st *Stream) End() client.Event {
 	var last int64
-	for _, p := range st.Plans {
-		end := p.End
-		if !p.Leaves {
-			end += sessionTimeoutMS
+	for _, b := range st.Batches {
+		for _, e := range b {
+			last = max(last, e.TS)
 		}
-		last = max(last, end)
 	}
-	return quarterOf(last)
+	return client.Event{EventID: "end-" + st.Scenario.StreamID, Type: "end", StreamID: st.Scenario.StreamID, TS: last}
 }

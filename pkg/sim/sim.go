@@ -31,8 +31,14 @@ type Scenario struct {
 	MuteRate float64
 	// VanishRate is the share who disappear without a leave event (their session times out).
 	VanishRate float64
-	// DuplicateRate is the share of client batches sent twice (retries).
+	// DuplicateRate is the share of client batches sent twice (retries), DuplicateBy how much
+	// later the copy goes (0: right after the batch).
 	DuplicateRate float64
+	DuplicateBy   time.Duration
+	// LateRate is the share of batches sent late — a player offline for a while, a retry after
+	// a 503 — by up to LateBy.
+	LateRate float64
+	LateBy   time.Duration
 	// DisplayedFactor scales the platform's displayed counter: it shows every listener who
 	// ever joined (like a room's "joined" count), times this factor.
 	DisplayedFactor float64
@@ -200,15 +206,31 @@ func Generate(sc Scenario) *Stream {
 		}
 		return cmp.Compare(a[1], b[1])
 	})
+	type sent struct {
+		at int64
+		b  []client.Event
+	}
+	var out2 []sent
 	for _, k := range keys {
 		b := batches[k]
-		st.Batches = append(st.Batches, b)
-		st.SendAt = append(st.SendAt, k[0])
+		at := k[0]
+		if sc.LateRate > 0 && r.Float64() < sc.LateRate {
+			at += r.Int64N(sc.LateBy.Milliseconds() + 1)
+		}
+		out2 = append(out2, sent{at, b})
 		st.Events += len(b)
 		if r.Float64() < sc.DuplicateRate {
-			st.Batches = append(st.Batches, b) // a retry: the same events again
-			st.SendAt = append(st.SendAt, k[0])
+			again := at // a retry: the same events again
+			if sc.DuplicateBy > 0 {
+				again += r.Int64N(sc.DuplicateBy.Milliseconds() + 1)
+			}
+			out2 = append(out2, sent{again, b})
 		}
+	}
+	slices.SortStableFunc(out2, func(a, b sent) int { return cmp.Compare(a.at, b.at) })
+	for _, x := range out2 {
+		st.Batches = append(st.Batches, x.b)
+		st.SendAt = append(st.SendAt, x.at)
 	}
 	return st
 }

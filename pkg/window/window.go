@@ -33,7 +33,6 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-
 // Set kinds of a minute: the three distinct sets a listener can be a member of.
 const (
 	KindConnected = iota
