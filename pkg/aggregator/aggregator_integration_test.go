@@ -53,6 +53,13 @@ func newEnvOn(t *testing.T, partitions int, ch chconn.Config) *env {
 	e.kafka.Brokers = []string{testenv.Kafka(t)}
 	e.kafka.Topic = testenv.Name(t, "events")
 	e.kafka.Partitions = partitions
+	return e.setUp()
+}
+
+// setUp creates the topic and the schema.
+func (e *env) setUp() *env {
+	t := e.t
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := kafka.EnsureTopic(ctx, e.kafka); err != nil {

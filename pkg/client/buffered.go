@@ -45,6 +45,9 @@ type BufferStats struct {
 	Accepted, Rejected int64
 	// Dropped events were the oldest when the queue was full, and never sent for good.
 	Dropped int64
+	// Deferred counts batches the collector could not take (after the Client's retries) that
+	// went back to the queue to be sent later: the outages a player bridged.
+	Deferred int64
 }
 
 // NewBuffered returns a Buffered that sends through c and keeps at most maxEvents (> 0) events
@@ -154,6 +157,7 @@ func (b *Buffered) putBack(batch []Event) {
 	defer b.mu.Unlock()
 	b.queue = slices.Concat(batch, b.queue)
 	b.sending = 0
+	b.stats.Deferred++
 	b.trim()
 }
 

@@ -67,8 +67,8 @@ func TestBufferedKeepsEverythingInOrderThroughAnOutage(t *testing.T) {
 	if got := s.accepted(); !slices.Equal(got, ids(0, 60)) {
 		t.Fatalf("collector accepted %v", got)
 	}
-	if st := b.Stats(); st != (BufferStats{Accepted: 60}) {
-		t.Fatalf("stats %+v", st)
+	if st := b.Stats(); st.Deferred == 0 || st != (BufferStats{Accepted: 60, Deferred: st.Deferred}) {
+		t.Fatalf("stats %+v: the batches kept through the outage count as deferred", st)
 	}
 	for _, a := range s.seen() {
 		if len(a.ids) == 0 || len(a.ids) > 7 {
@@ -121,7 +121,7 @@ func TestBufferedDropsTheOldestOverTheBound(t *testing.T) {
 	if got := s.accepted(); !slices.Equal(got, ids(8, 18)) {
 		t.Fatalf("collector accepted %v, want e8..e17", got)
 	}
-	if st := b.Stats(); st != (BufferStats{Accepted: 10, Dropped: 8}) {
+	if st := b.Stats(); st.Deferred == 0 || st != (BufferStats{Accepted: 10, Dropped: 8, Deferred: st.Deferred}) {
 		t.Fatalf("stats %+v", st)
 	}
 }

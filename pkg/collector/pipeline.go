@@ -143,7 +143,7 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 		p.record(e, at, timeFlags, now, &rec)
 		// Trusted tokens import or replay recorded streams at any speed: the per-listener rate
 		// of a live player does not apply to them.
-		if e.Type != event.TypeDisplayed && !src.TrustedTime && !p.rates.allow(rec.Listener, now) {
+		if e.Type != event.TypeDisplayed && !src.TrustedTime && !p.rates.allow(rec.Listener, rec.EventTime, now) {
 			b.Filtered++
 			b.reject(i, ReasonImpossibleRate)
 			return
@@ -274,9 +274,13 @@ func (p *Pipeline) record(e *event.Event, at int64, timeFlags uint8, now int64, 
 	rec.KeyID, rec.Listener = p.hasher.Hash(e.ListenerID, now)
 }
 
-// listenerRates counts events per listener key in fixed windows, keeping the current window
-// only, so memory follows the listeners active in it and never exceeds maxEntries. Sharded to
-// keep lock contention low.
+// listenerRates counts events per listener key in fixed windows of *event* time: a player
+// cannot produce more than `limit` events in one window of its own time. Counting by event time,
+// not by arrival, lets a player that buffered through an outage send its backlog at once (docs/
+// time.md) — each of its windows is still within the limit. So that old timestamps cannot buy a
+// flood, a listener's events per arrival window are also capped, at backlogFactor × limit.
+// Only the current arrival window's counts are kept, so memory follows the listeners active in
+// it and never exceeds maxEntries. Sharded to keep lock contention low.
 type listenerRates struct {
 	limit    int
 	windowMS int64
@@ -292,6 +296,10 @@ type rateShard struct {
 	counts map[uint64]uint16
 }
 
+// backlogFactor: 12 × 30 events per 10 s lets a player deliver a 30-minute backlog of 10-s
+// heartbeats (180 events) in one request, with room for joins, plays and errors.
+const backlogFactor = 12
+
 func newListenerRates(limit int, window time.Duration, maxEntries int) *listenerRates {
 	r := &listenerRates{limit: limit, windowMS: window.Milliseconds(), maxPer: max(1, maxEntries/64)}
 	for i := range r.shards {
@@ -300,26 +308,39 @@ func newListenerRates(limit int, window time.Duration, maxEntries int) *listener
 	return r
 }
 
-// allow counts one event of listener at nowMillis and reports whether it is within the limit.
-func (r *listenerRates) allow(listener uint64, nowMillis int64) bool {
+// allow counts one event of listener, with event time atMillis, received at nowMillis, and
+// reports whether it is within the limits.
+func (r *listenerRates) allow(listener uint64, atMillis, nowMillis int64) bool {
 	s := &r.shards[(listener>>32)%uint64(len(r.shards))]
 	w := nowMillis / r.windowMS
+	// The event window's count lives under the listener key mixed with the window; the
+	// arrival window's total under the key itself.
+	ew := listener ^ uint64(floorDivMS(atMillis, r.windowMS)+1)*0x9E3779B97F4A7C15
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if w != s.window {
 		s.window = w
 		clear(s.counts)
 	}
-	c, ok := s.counts[listener]
-	if !ok && len(s.counts) >= r.maxPer {
+	c, ok := s.counts[ew]
+	total := s.counts[listener]
+	if !ok && len(s.counts)+2 > r.maxPer {
 		r.untracked.Add(1)
 		return true // fail open: a full table must not drop real listeners
 	}
-	if int(c) < r.limit {
-		s.counts[listener] = c + 1
+	if int(c) < r.limit && int(total) < backlogFactor*r.limit {
+		s.counts[ew], s.counts[listener] = c+1, total+1
 		return true
 	}
 	return false
+}
+
+func floorDivMS(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
 }
 
 // listenerKey reads the listener key of an encoded record (for the balancer).

@@ -268,14 +268,42 @@ func TestEndEvents(t *testing.T) {
 func TestListenerRatesStayBounded(t *testing.T) {
 	r := newListenerRates(2, 10*time.Second, 64*10)
 	for i := range uint64(10_000) {
-		r.allow(i<<32|i, 0)
+		r.allow(i<<32|i, 0, 0)
 	}
 	n := 0
 	for i := range r.shards {
 		n += len(r.shards[i].counts)
 	}
-	if n > 640 || r.untracked.Load() != 10_000-int64(n) {
+	// Two entries per listener counted: its event window and its arrival window.
+	if n > 640 || r.untracked.Load() != 10_000-int64(n/2) {
 		t.Fatalf("table holds %d entries (max 640), untracked %d", n, r.untracked.Load())
+	}
+}
+
+// TestListenerRatesByEventTime: a player's backlog after an outage — 180 heartbeats over 30
+// minutes of its own time — arrives at once and passes; 31 events in one 10-s window of event
+// time do not; nor do more than 12 × 30 events in one arrival window, whatever their times.
+func TestListenerRatesByEventTime(t *testing.T) {
+	r := newListenerRates(30, 10*time.Second, 1<<20)
+	const now = int64(1_800_000_000_000)
+	for i := range int64(180) {
+		if !r.allow(7, now-30*60_000+i*10_000, now) {
+			t.Fatalf("backlog heartbeat %d filtered", i)
+		}
+	}
+	for i := range 31 {
+		if ok := r.allow(8, now-5000, now); ok != (i < 30) {
+			t.Fatalf("event %d in one window of event time: allowed %v", i, ok)
+		}
+	}
+	allowed := 0
+	for i := range int64(1000) {
+		if r.allow(9, now-i*10_000, now) {
+			allowed++
+		}
+	}
+	if allowed != backlogFactor*30 {
+		t.Fatalf("%d events of one listener in one arrival window allowed, want %d", allowed, backlogFactor*30)
 	}
 }
 
