@@ -18,7 +18,7 @@ export EARSHOT_GROUP=earshot-demo-$run_id
 # Local demo secrets only; a deployment sets its own.
 export EARSHOT_HASH_KEY=demo-hashing-key-not-for-production-0123456789
 export EARSHOT_SIM_TOKEN=demo-simulator-token-0123456789
-export EARSHOT_IDLE_ADVANCE=5s EARSHOT_CHECKPOINT_INTERVAL=5s
+export EARSHOT_CHECKPOINT_INTERVAL=5s
 
 # A fresh database per run, so earlier runs never mix into this report.
 curl -fsS --data-binary "DROP DATABASE IF EXISTS $EARSHOT_CLICKHOUSE_DATABASE" http://127.0.0.1:8123/ >/dev/null

@@ -230,7 +230,7 @@ type worker struct {
 	// messages' values, which nothing reuses.
 	recs    []event.Record
 	offsets []int64
-	dropped   map[string]uint64 // reported totals, to export deltas
+	dropped map[string]uint64 // reported totals, to export deltas
 }
 
 func (w *worker) restore(ctx context.Context) error {

@@ -4,6 +4,7 @@ package render
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,7 +30,7 @@ func Report(w io.Writer, r *report.Stream, verdicts []claims.Verdict, minutes bo
 		failShare = 100 * float64(r.StartFailures) / float64(r.Joins)
 	}
 	row("start failures", fmt.Sprintf("%d of %d joins (%.0f%%)", r.StartFailures, r.Joins, failShare), "no audio within 30 s")
-	row("client errors", fmt.Sprintf("%d %v", r.Errors, r.ErrorsByCode), "")
+	row("client errors", errorsLine(r.Errors, r.ErrorsByCode), "")
 	row("arrived late / copies / too late", fmt.Sprintf("%d / %d / %d", r.Late, r.Duplicates, r.TooLate), "events (corrections applied, copies dropped, beyond the horizon)")
 	switch {
 	case len(r.Minutes) > 0 && !r.FinalTo.Before(r.To):
@@ -70,4 +71,21 @@ func at(t time.Time) string {
 		return ""
 	}
 	return "at " + t.UTC().Format("15:04:05 UTC")
+}
+
+// errorsLine is "388 (network 130, overload 139, timeout 119)", codes in order.
+func errorsLine(total uint64, byCode map[string]uint64) string {
+	if len(byCode) == 0 {
+		return fmt.Sprint(total)
+	}
+	codes := make([]string, 0, len(byCode))
+	for c := range byCode {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	parts := make([]string, len(codes))
+	for i, c := range codes {
+		parts[i] = fmt.Sprintf("%s %d", c, byCode[c])
+	}
+	return fmt.Sprintf("%d (%s)", total, strings.Join(parts, ", "))
 }

@@ -28,9 +28,9 @@ type Minute struct {
 	DisplayedMax, DisplayedLast                 uint64
 	// Final: every partition's row of the minute is final (the correction horizon has passed
 	// it, or the stream was closed); otherwise the minute may still change.
-	HasDisplayed, Final                         bool
-	displayedLastAt                             time.Time
-	connPerSec, hearPerSec                      []uint64
+	HasDisplayed, Final    bool
+	displayedLastAt        time.Time
+	connPerSec, hearPerSec []uint64
 }
 
 // Stream is the report of one stream over a range.
@@ -56,10 +56,10 @@ type Stream struct {
 	Late, Duplicates, TooLate uint64
 	// FinalTo is the end of the last minute from which on every earlier minute is final
 	// (zero: none is yet).
-	FinalTo                                time.Time
-	DisplayedMax                           uint64
-	DisplayedMaxAt                         time.Time
-	ErrorsByCode                           map[string]uint64
+	FinalTo        time.Time
+	DisplayedMax   uint64
+	DisplayedMaxAt time.Time
+	ErrorsByCode   map[string]uint64
 }
 
 // ErrNoData means the stream has no rows in the range.
