@@ -93,6 +93,35 @@ func testCookbook(t *testing.T, conn driver.Conn, st *sim.Stream, r *report.Stre
 	}
 	close("any_range_distinct (20 min) connected", float64(conn1), rr.CumeConnected.Value)
 	close("any_range_distinct (20 min) hearing", float64(hear1), rr.CumeHearing.Value)
+	// A range starting inside a quarter hour with AQH persons counts that quarter in the
+	// average, and so its persons too.
+	var q0, last time.Time
+	for q, n := range r.Quarters {
+		if n > 0 && (q0.IsZero() || q.Before(q0)) {
+			q0 = q
+		}
+	}
+	for _, m := range r.Minutes {
+		if m.Connected.Value > 0 {
+			last = m.Start.Truncate(15 * time.Minute)
+		}
+	}
+	if q0.IsZero() {
+		t.Fatal("no quarter hour with AQH persons")
+	}
+	var sum float64
+	quarters := 0
+	for q := q0; !q.After(last); q = q.Add(15 * time.Minute) {
+		sum += float64(r.Quarters[q])
+		quarters++
+	}
+	mid, err := report.Load(context.Background(), conn, st.Scenario.StreamID, q0.Add(7*time.Minute), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sum / float64(quarters); mid.AQHPersons != want {
+		t.Errorf("AQH from 7 minutes into the %s quarter hour %.2f, want %.2f", q0.Format("15:04"), mid.AQHPersons, want)
+	}
 
 	rows, err = conn.Query(ctx, qs["hourly"])
 	if err != nil {
