@@ -42,6 +42,7 @@ type metrics struct {
 	checkpoints  prometheus.Counter
 	processedAge *prometheus.GaugeVec
 	visible      prometheus.Histogram
+	rebuilds     prometheus.Counter
 }
 
 // New returns an Aggregator writing through conn.
@@ -69,7 +70,9 @@ func New(cfg Config, conn driver.Conn, log *slog.Logger) (*Aggregator, error) {
 		processedAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "earshot_aggregator_ingest_delay_seconds",
 			Help: "Wall clock minus the partition's ingest clock (the newest collector time it has seen: ticks and records)."}, []string{"partition"}),
 	}
-	a.reg.MustRegister(a.m.events, a.m.dropped, a.m.rows, a.m.lag, a.m.flush, a.m.writeErrors, a.m.checkpoints, a.m.processedAge, a.m.visible,
+	a.m.rebuilds = prometheus.NewCounter(prometheus.CounterOpts{Name: "earshot_aggregator_set_rebuilds_total",
+		Help: "Distinct sets rebuilt from listeners' minute bits: a correction took a listener out of a minute whose set was a sketch."})
+	a.reg.MustRegister(a.m.rebuilds, a.m.events, a.m.dropped, a.m.rows, a.m.lag, a.m.flush, a.m.writeErrors, a.m.checkpoints, a.m.processedAge, a.m.visible,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return a, nil
 }
@@ -228,9 +231,10 @@ type worker struct {
 	raw       []chsink.RawEvent
 	// recs are decoded records not applied yet, at offsets; their byte slices alias the Kafka
 	// messages' values, which nothing reuses.
-	recs    []event.Record
-	offsets []int64
-	dropped map[string]uint64 // reported totals, to export deltas
+	recs     []event.Record
+	offsets  []int64
+	dropped  map[string]uint64 // reported totals, to export deltas
+	rebuilds uint64
 }
 
 func (w *worker) restore(ctx context.Context) error {
@@ -336,6 +340,10 @@ func (w *worker) flush(ctx context.Context, checkpoint bool) error {
 	for _, c := range out.Clocks {
 		b.Clocks = append(b.Clocks, window.ClockRow{Stream: c.Stream, Partition: w.partition, Version: version,
 			Clock: c.Clock, ClosedTo: c.ClosedTo, FinalTo: c.FinalTo, Closed: c.Closed})
+	}
+	if d := w.st.Rebuilds - w.rebuilds; d > 0 {
+		a.m.rebuilds.Add(float64(d))
+		w.rebuilds = w.st.Rebuilds
 	}
 	for k, v := range w.st.Dropped {
 		if d := v - w.dropped[k]; d > 0 {

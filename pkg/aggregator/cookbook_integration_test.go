@@ -38,7 +38,7 @@ func cookbook(t *testing.T) map[string]string {
 func testCookbook(t *testing.T, conn driver.Conn, st *sim.Stream, r *report.Stream) {
 	t.Helper()
 	qs := cookbook(t)
-	want := []string{"per_minute_curve", "any_range_distinct", "hourly", "peak", "aqh", "cume_tsl", "joined_not_hearing", "audit"}
+	want := []string{"per_minute_curve", "finality", "delivery", "any_range_distinct", "hourly", "peak", "aqh", "cume_tsl", "joined_not_hearing", "audit"}
 	if len(qs) != len(want) {
 		t.Fatalf("docs/sql.md has %d queries, the test knows %d: test every query", len(qs), len(want))
 	}
@@ -71,6 +71,23 @@ func testCookbook(t *testing.T, conn driver.Conn, st *sim.Stream, r *report.Stre
 	}
 	if n != len(r.Minutes) {
 		t.Errorf("per_minute_curve: %d minutes, report %d", n, len(r.Minutes))
+	}
+
+	// The stream was ended: every minute is final, up to the last.
+	var finalUntil, clock time.Time
+	var provisional uint64
+	if err := conn.QueryRow(ctx, qs["finality"]).Scan(&finalUntil, &provisional, &clock); err != nil {
+		t.Fatal(err)
+	}
+	if !finalUntil.Equal(r.To) || provisional != 0 || clock.IsZero() || !r.FinalTo.Equal(r.To) {
+		t.Errorf("finality: final until %s (report %s, %d provisional minutes), clock %s; the stream ends %s", finalUntil, r.FinalTo, provisional, clock, r.To)
+	}
+	var late, dup, tooLate uint64
+	if err := conn.QueryRow(ctx, qs["delivery"]).Scan(&late, &dup, &tooLate); err != nil {
+		t.Fatal(err)
+	}
+	if late != r.Late || dup != r.Duplicates || tooLate != r.TooLate || dup == 0 {
+		t.Errorf("delivery: SQL %d/%d/%d, report %d/%d/%d (the simulation sends copies)", late, dup, tooLate, r.Late, r.Duplicates, r.TooLate)
 	}
 
 	var conn1, hear1, qual1 uint64
