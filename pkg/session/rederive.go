@@ -1,6 +1,7 @@
 package session
 
 import (
+	"math/bits"
 	"slices"
 
 	"github.com/earshot/earshot/pkg/window"
@@ -76,25 +77,30 @@ func (p *Partition) insert(s *stream, i int32, e ev) bool {
 // diffBits makes listener i's bits equal to want for the minutes not yet final, with the side
 // effects of every change: the minute's distinct set and a listener row.
 func (p *Partition) diffBits(s *stream, i int32, key uint64, have, want []uint64) {
-	end := s.finalTo + int64(p.ring.minutes)*window.MinuteMS
-	for m := s.finalTo; m < end; m += window.MinuteMS {
-		hf, wf := p.ring.flagsAt(have, m), p.ring.flagsAt(want, m)
-		if hf == wf {
-			continue
-		}
-		mm := p.minute(s, m)
-		mm.Dirty = true
+	r := p.ring
+	for w := range r.words {
+		var changed uint64
 		for k := range window.Kinds {
-			switch bit := uint8(1) << k; {
-			case wf&bit != 0 && hf&bit == 0:
-				mm.Set(k).Insert(key)
-			case wf&bit == 0 && hf&bit != 0:
-				if !mm.Set(k).Remove(key) {
-					mm.Stale[k] = true
+			changed |= have[k*r.words+w] ^ want[k*r.words+w]
+		}
+		for ; changed != 0; changed &= changed - 1 {
+			slot := w*64 + bits.TrailingZeros64(changed)
+			m := r.minuteAt(slot, s.finalTo)
+			hf, wf := r.flagsAt(have, m), r.flagsAt(want, m)
+			mm := p.minute(s, m)
+			mm.Dirty = true
+			for k := range window.Kinds {
+				switch bit := uint8(1) << k; {
+				case wf&bit != 0 && hf&bit == 0:
+					mm.Set(k).Insert(key)
+				case wf&bit == 0 && hf&bit != 0:
+					if !mm.Set(k).Remove(key) {
+						mm.Stale[k] = true
+					}
 				}
 			}
+			p.listenerRow(s, m, key, wf)
 		}
-		p.listenerRow(s, m, key, wf)
 	}
 	copy(have, want)
 }

@@ -70,6 +70,13 @@ func (r ring) has(bits []uint64, k int, minute int64) bool {
 	return bits[w]&b != 0
 }
 
+// minuteAt is the minute (unix ms) that ring slot i stands for, among the `minutes` minutes
+// from the first non-final one, from (a minute start).
+func (r ring) minuteAt(i int, from int64) int64 {
+	first := int(uint64(from/window.MinuteMS) & uint64(r.minutes-1))
+	return from + int64((i-first+r.minutes)&(r.minutes-1))*window.MinuteMS
+}
+
 // clear clears every kind's bits of the minutes in [from, to).
 func (r ring) clear(bits []uint64, from, to int64) {
 	if to-from >= int64(r.minutes)*window.MinuteMS {
