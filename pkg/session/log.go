@@ -26,6 +26,10 @@ import (
 
 const repeatBit = 0x80
 
+// maxEntry bounds one entry's size: header, ts difference (zigzag varint of an int64: 10),
+// played, stalled and code (uvarints of 32 bits: 5 each), fingerprint.
+const maxEntry = 1 + 10 + 5 + 5 + 5 + 1
+
 var errLogCorrupt = errors.New("corrupt listener event log")
 
 // appendEv appends e to log after the entry tl describes, and updates tl.

@@ -210,6 +210,14 @@ func (p *Partition) event(s *stream, r *event.Record, hint int32) {
 			d.moveTo(&sl.head, to)
 		}
 		log := s.tab.log(i)
+		if len(*log)+maxEntry > cap(*log) {
+			// Grow by a quarter, not Go's doubling; folding gives back the slack: logs are
+			// most of the memory, and they grow slowly (a byte per heartbeat) to a size set by
+			// the horizon.
+			grown := make([]byte, len(*log), len(*log)+max(len(*log)/4, 64))
+			copy(grown, *log)
+			*log = grown
+		}
 		*log = appendEv(*log, tl, &e)
 	} else if !p.insert(s, i, e) {
 		s.deliv.add(p.clockMinute(s), 0, 1, 0)

@@ -154,6 +154,9 @@ func (p *Partition) fold(s *stream, i int32, to uint32) {
 	}
 	if n > 0 {
 		*log, sl.tail = encodeLog((*log)[:0], to, evs[n:])
+		if cap(*log) > len(*log)+2*maxEntry {
+			*log = append(make([]byte, 0, len(*log)+maxEntry), *log...) // give back what folding freed
+		}
 		sl.logBase = to
 		p.scr.evs = evs
 	}
