@@ -122,7 +122,11 @@ func (p *Partition) AddBatch(recs []event.Record, offsets []int64) {
 			}
 			if s != nil {
 				if h = s.tab.lookup(r.Listener); h >= 0 {
-					touch += s.tab.at(h).head.flags // pull the slot's cache line in too
+					// Pull in the cache lines the event will touch: the slot and the log's end.
+					touch += s.tab.at(h).head.flags
+					if log := *s.tab.log(h); len(log) > 0 {
+						touch += log[len(log)-1]
+					}
 				}
 			}
 		}

@@ -187,7 +187,13 @@ func (d *deriv) moveTo(st *lstate, x uint32) {
 // there — so that what is applied depends on how far the machine has come, not on its steps.
 func (d *deriv) connect(st *lstate, to uint32, ending bool) {
 	if to > st.pos {
-		for m := minuteOf(st.pos); m <= minuteOf(to-1); m += window.MinuteMS {
+		// minute(pos) is flagged already unless pos is its first instant and the session
+		// started before it: [.., pos) did not overlap it.
+		m := minuteOf(st.pos)
+		if int64(st.pos) > m || st.start == st.pos {
+			m += window.MinuteMS
+		}
+		for ; m <= minuteOf(to-1); m += window.MinuteMS {
 			d.flag(window.KindConnected, m)
 		}
 	}
@@ -338,21 +344,23 @@ func (d *deriv) audio(st *lstate, e *ev) {
 		if d.counting() {
 			d.minute(m).PlayedMS += ov * d.sign
 		}
+		// The hearing bit is set when a minute's audio crosses hearing_min (once: bits are
+		// idempotent, and a minute already decided was flagged when it was).
 		heard := false
 		switch {
 		case m == pos:
-			st.accA = sat16(uint32(st.accA) + uint32(ov))
-			heard = uint32(st.accA) >= hearMin
+			before := uint32(st.accA)
+			st.accA = sat16(before + uint32(ov))
+			heard = before < hearMin && uint32(st.accA) >= hearMin
 		case m < lastM:
 			heard = true // a whole minute
 		case m == aud:
-			st.accB = sat16(uint32(st.accB) + uint32(ov))
-			heard = uint32(st.accB) >= hearMin
+			before := uint32(st.accB)
+			st.accB = sat16(before + uint32(ov))
+			heard = before < hearMin && uint32(st.accB) >= hearMin
 		case m > aud:
 			st.accB = sat16(uint32(ov))
 			heard = uint32(st.accB) >= hearMin
-		default:
-			heard = true // covered whole by the heartbeat that reached audEnd
 		}
 		if heard {
 			d.flag(window.KindHearing, m)
