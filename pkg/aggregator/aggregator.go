@@ -70,8 +70,8 @@ func New(cfg Config, conn driver.Conn, log *slog.Logger) (*Aggregator, error) {
 		processedAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "earshot_aggregator_ingest_delay_seconds",
 			Help: "Wall clock minus the partition's ingest clock (the newest collector time it has seen: ticks and records)."}, []string{"partition"}),
 	}
-	a.m.rebuilds = prometheus.NewCounter(prometheus.CounterOpts{Name: "earshot_aggregator_set_rebuilds_total",
-		Help: "Distinct sets rebuilt from listeners' minute bits: a correction took a listener out of a minute whose set was a sketch."})
+	a.m.rebuilds = prometheus.NewCounter(prometheus.CounterOpts{Name: "earshot_aggregator_minute_sets_built_total",
+		Help: "Minutes whose distinct sets were built from the listeners' minute bits, to be written."})
 	a.reg.MustRegister(a.m.rebuilds, a.m.events, a.m.dropped, a.m.rows, a.m.lag, a.m.flush, a.m.writeErrors, a.m.checkpoints, a.m.processedAge, a.m.visible,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return a, nil
@@ -341,9 +341,9 @@ func (w *worker) flush(ctx context.Context, checkpoint bool) error {
 		b.Clocks = append(b.Clocks, window.ClockRow{Stream: c.Stream, Partition: w.partition, Version: version,
 			Clock: c.Clock, ClosedTo: c.ClosedTo, FinalTo: c.FinalTo, Closed: c.Closed})
 	}
-	if d := w.st.Rebuilds - w.rebuilds; d > 0 {
+	if d := w.st.SetsBuilt - w.rebuilds; d > 0 {
 		a.m.rebuilds.Add(float64(d))
-		w.rebuilds = w.st.Rebuilds
+		w.rebuilds = w.st.SetsBuilt
 	}
 	for k, v := range w.st.Dropped {
 		if d := v - w.dropped[k]; d > 0 {

@@ -370,7 +370,4 @@ func TestSketchesRegisterForRegister(t *testing.T) {
 	if len(p.Dropped) != 0 {
 		t.Fatalf("dropped %v", p.Dropped)
 	}
-	if p.Rebuilds == 0 {
-		t.Fatal("no set was rebuilt: the late leaves never took a listener out of a sketch")
-	}
 }

@@ -40,9 +40,9 @@ type Partition struct {
 	seq    uint64 // listener rows emitted at Offset
 	// Dropped counts records that could not be applied, by reason.
 	Dropped map[string]uint64
-	// Rebuilds counts distinct sets rebuilt from listeners' minute bits because a correction
-	// took a listener out of a set that was already a sketch.
-	Rebuilds uint64
+	// SetsBuilt counts minutes whose distinct sets were built from the listeners' minute bits
+	// to be written.
+	SetsBuilt uint64
 
 	out      Output
 	spare    []window.ListenerRow // recycled listener-row storage
@@ -292,7 +292,7 @@ func (p *Partition) quarter(s *stream, start int64) *quarter {
 }
 
 // setBit puts listener i (key) in the set of kind k of the minute at m (unix ms) unless it is
-// there: the minute's distinct set and a listener row follow.
+// there: the minute is due to be written again, and a listener row says so.
 func (p *Partition) setBit(s *stream, i int32, key uint64, k int, m int64) {
 	bits := s.tab.bitsOf(p.ring, i)
 	w, b := p.ring.pos(k, m)
@@ -303,9 +303,7 @@ func (p *Partition) setBit(s *stream, i int32, key uint64, k int, m int64) {
 		panic(fmt.Sprintf("session: minute bit outside the open minutes: %d not in [%d, +%d min) of %s", m, s.finalTo, p.ring.minutes, s.id))
 	}
 	bits[w] |= b
-	mm := p.minute(s, m)
-	mm.Set(k).Insert(key)
-	mm.Dirty = true
+	p.minute(s, m).Dirty = true
 	p.listenerRow(s, m, key, p.ring.flagsAt(bits, m))
 }
 
@@ -346,9 +344,13 @@ func (y *symbols) name(i uint32) string {
 	return ""
 }
 
-// Recycle hands back the listener rows of an Output the caller is done with (written), so
-// the next outputs reuse their storage instead of allocating.
+// Recycle hands back an Output the caller is done with (written): the next outputs reuse its
+// listener rows' storage instead of allocating, and its minutes' distinct sets, built for their
+// rows, are dropped (the listeners' minute bits hold them).
 func (p *Partition) Recycle(o Output) {
+	for _, m := range o.Minutes {
+		m.ClearSets()
+	}
 	if cap(o.Listeners.Rows) > cap(p.spare) {
 		p.spare = o.Listeners.Rows[:0]
 	}

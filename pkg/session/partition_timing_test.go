@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/earshot/earshot/pkg/event"
+	"github.com/earshot/earshot/pkg/window"
 )
 
 // t0 is a minute- and quarter-aligned start: 13 Aug 2024 00:00 UTC.
@@ -146,15 +147,7 @@ func BenchmarkStateBytesPerListener(b *testing.B) {
 		s := p.streams["space-1"]
 		var logBytes, minBytes int
 		s.tab.each(func(i int32, _ *slot) { logBytes += cap(*s.tab.log(i)) + int(unsafe.Sizeof([]byte{})) })
-		for _, m := range s.minutes {
-			for k := range 3 {
-				if m.Set(k).Len() >= 0 {
-					minBytes += m.Set(k).Len() * 16
-				} else {
-					minBytes += 1 << 16
-				}
-			}
-		}
+		minBytes = len(s.minutes) * int(unsafe.Sizeof(window.Minute{}))
 		slots = float64(len(s.tab.slots)<<pageBits*int(unsafe.Sizeof(slot{}))) / n
 		logs = float64(logBytes) / n
 		bits = float64(len(s.tab.bits)<<pageBits*p.ring.stride()*8) / n
@@ -167,5 +160,5 @@ func BenchmarkStateBytesPerListener(b *testing.B) {
 	b.ReportMetric(logs, "log-bytes/listener")
 	b.ReportMetric(bits, "bit-bytes/listener")
 	b.ReportMetric(index, "index-bytes/listener")
-	b.ReportMetric(minutes, "set-bytes/listener")
+	b.ReportMetric(minutes, "minute-bytes/listener")
 }

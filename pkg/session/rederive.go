@@ -12,7 +12,7 @@ import (
 // moved past where it begins. Any other event is put in its place in the log and the listener's
 // figures from that place on are derived again: the old derivation is subtracted, the new one
 // added, and the minute bits are compared — a bit that disappears takes the listener out of
-// that minute's set.
+// that minute's sets, which are built from the bits when the minute is written.
 
 // scratch is reusable memory for re-deriving.
 type scratch struct {
@@ -74,8 +74,8 @@ func (p *Partition) insert(s *stream, i int32, e ev) bool {
 	return true
 }
 
-// diffBits makes listener i's bits equal to want for the minutes not yet final, with the side
-// effects of every change: the minute's distinct set and a listener row.
+// diffBits makes listener i's bits equal to want for the minutes not yet final: every minute
+// whose bits change is due to be written again, and a listener row says what changed.
 func (p *Partition) diffBits(s *stream, i int32, key uint64, have, want []uint64) {
 	r := p.ring
 	for w := range r.words {
@@ -86,19 +86,8 @@ func (p *Partition) diffBits(s *stream, i int32, key uint64, have, want []uint64
 		for ; changed != 0; changed &= changed - 1 {
 			slot := w*64 + bits.TrailingZeros64(changed)
 			m := r.minuteAt(slot, s.finalTo)
-			hf, wf := r.flagsAt(have, m), r.flagsAt(want, m)
-			mm := p.minute(s, m)
-			mm.Dirty = true
-			for k := range window.Kinds {
-				switch bit := uint8(1) << k; {
-				case wf&bit != 0 && hf&bit == 0:
-					mm.Set(k).Insert(key)
-				case wf&bit == 0 && hf&bit != 0:
-					if !mm.Set(k).Remove(key) {
-						mm.Stale[k] = true
-					}
-				}
-			}
+			wf := r.flagsAt(want, m)
+			p.minute(s, m).Dirty = true
 			p.listenerRow(s, m, key, wf)
 		}
 	}

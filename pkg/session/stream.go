@@ -5,7 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/earshot/earshot/pkg/sketch"
 	"github.com/earshot/earshot/pkg/window"
 )
 
@@ -179,7 +178,7 @@ func (p *Partition) finalizeTo(s *stream, to int64) {
 func (p *Partition) finalizeWindows(s *stream, to int64) {
 	for start, m := range s.minutes {
 		if start+window.MinuteMS <= to && !m.Final {
-			p.rebuild(s, m)
+			p.buildSets(s, m) // now: the listeners' bits of the minute are cleared next
 			m.Final, m.Closed, m.Dirty = true, true, true
 		}
 	}
@@ -190,22 +189,29 @@ func (p *Partition) finalizeWindows(s *stream, to int64) {
 	}
 }
 
-// rebuild makes m's stale sets again from the listeners' minute bits.
-func (p *Partition) rebuild(s *stream, m *window.Minute) {
-	for k, stale := range m.Stale {
-		if !stale {
-			continue
-		}
-		set := m.Set(k)
-		*set = sketch.Set{}
-		s.tab.each(func(i int32, sl *slot) {
-			if p.ring.has(s.tab.bitsOf(p.ring, i), k, m.Start) {
-				set.Insert(sl.key)
+// buildSets fills m's distinct sets from the listeners' minute bits. Sets are not kept while
+// a minute is open to corrections (a HyperLogLog sketch cannot forget a listener): built from
+// the bits whenever the minute is written, each is exactly what in-order delivery builds,
+// register for register.
+func (p *Partition) buildSets(s *stream, m *window.Minute) {
+	m.ClearSets()
+	w, b := p.ring.pos(0, m.Start)
+	stride, words := p.ring.stride(), p.ring.words
+	for pg, page := range s.tab.slots {
+		bits := s.tab.bits[pg]
+		for j := range page {
+			if !page[j].used {
+				continue
 			}
-		})
-		m.Stale[k] = false
-		p.Rebuilds++
+			base := j*stride + w
+			for k := range window.Kinds {
+				if bits[base+k*words]&b != 0 {
+					m.Set(k).Insert(page[j].key)
+				}
+			}
+		}
 	}
+	p.SetsBuilt++
 }
 
 // closeStream ends a stream: live sessions time out after their last events, and every minute
@@ -263,7 +269,9 @@ func (p *Partition) collect() {
 	for id, s := range p.streams {
 		for start, m := range s.minutes {
 			if m.Dirty && (m.Closed || p.emitOpen) {
-				p.rebuild(s, m)
+				if !m.Final { // a final minute's sets were built when it became final
+					p.buildSets(s, m)
+				}
 				switch empty := m.Empty(); {
 				case !empty || m.Emitted:
 					p.out.Minutes = append(p.out.Minutes, m)

@@ -71,16 +71,6 @@ func (s *Set) toSketch() {
 	s.exact = nil
 }
 
-// Remove takes key out of an exact set and reports whether the set is still exact. A sketch
-// cannot forget a key: on false the caller must rebuild the set from its members.
-func (s *Set) Remove(key uint64) bool {
-	if s.hll != nil {
-		return false
-	}
-	delete(s.exact, key)
-	return true
-}
-
 // Len is the exact size, or -1 once the set is a sketch.
 func (s *Set) Len() int {
 	if s.hll != nil {

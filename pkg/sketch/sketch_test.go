@@ -137,31 +137,3 @@ func BenchmarkInsert(b *testing.B) {
 		i++
 	}
 }
-
-func TestRemove(t *testing.T) {
-	var mul = uint64(0x9E3779B97F4A7C15)
-	var s Set
-	for k := uint64(1); k <= 10; k++ {
-		s.Insert(k * mul)
-	}
-	if !s.Remove(3*mul) || s.Len() != 9 {
-		t.Fatalf("exact remove: len %d", s.Len())
-	}
-	var rebuilt Set
-	for k := uint64(1); k <= 10; k++ {
-		if k != 3 {
-			rebuilt.Insert(k * mul)
-		}
-	}
-	a, _ := s.MarshalBinary()
-	b, _ := rebuilt.MarshalBinary()
-	if string(a) != string(b) {
-		t.Fatal("a set after a removal differs from the set built without the key")
-	}
-	for k := uint64(100); k < 100+ExactLimit; k++ {
-		s.Insert(k * mul)
-	}
-	if s.Len() != -1 || s.Remove(100*mul) {
-		t.Fatal("a sketch must report that it cannot remove")
-	}
-}

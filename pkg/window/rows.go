@@ -104,7 +104,7 @@ type ClockRow struct {
 var ErrNegative = errors.New("negative counter")
 
 // Row renders the minute for ClickHouse. It estimates the sketches (compacting them), so call
-// it once per emission, never per event. Stale sets must have been rebuilt.
+// it once per emission, never per event. Its sets must have been filled.
 func (m *Minute) Row(partition uint16, version uint64) (MinuteRow, error) {
 	r := MinuteRow{Stream: m.Stream, Minute: time.UnixMilli(m.Start).UTC(), Partition: partition, Version: version,
 		Final: m.Final, Deleted: m.Empty()}

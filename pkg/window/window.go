@@ -49,13 +49,13 @@ type Minute struct {
 	Stream string
 	Start  int64 // unix ms
 
+	//
+	// The sets are filled when the minute is written (the aggregator keeps who is in which
+	// minute elsewhere, as bits that corrections can clear) and emptied after.
 	Connected, Hearing sketch.Set
 	// QualifiedSet holds the listeners whose session became qualified in this minute; unions
 	// over a range give cume_qualified.
 	QualifiedSet sketch.Set
-	// Stale marks a set that lost a member while it was a sketch (which cannot forget): it is
-	// rebuilt from the listeners' minute bits before the row is written.
-	Stale [Kinds]bool
 	// ConnDiff and HearDiff are difference arrays over the minute's 60 seconds: a listener
 	// connected (hearing) at second s adds 1 to [s] and −1 to [s+1]. A listener counts at a
 	// second when the second's midpoint lies in its session (its audible interval), so adjacent
@@ -97,6 +97,11 @@ func (m *Minute) Set(k int) *sketch.Set {
 		return &m.Hearing
 	}
 	return &m.QualifiedSet
+}
+
+// ClearSets empties the distinct sets.
+func (m *Minute) ClearSets() {
+	m.Connected, m.Hearing, m.QualifiedSet = sketch.Set{}, sketch.Set{}, sketch.Set{}
 }
 
 // AddError counts one client error (sign −1 takes one back).
