@@ -185,11 +185,3 @@ func (t *table) each(f func(i int32, s *slot)) {
 		}
 	}
 }
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
