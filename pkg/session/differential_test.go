@@ -183,24 +183,9 @@ func simRecords(st *sim.Stream, t0 int64, flags uint8) []event.Record {
 	shift := t0 - st.Scenario.Start.UnixMilli()
 	var out []event.Record
 	for _, b := range st.Batches {
-		for _, e := range b {
-			typ, _ := event.ParseType([]byte(e.Type))
-			r := event.Record{Type: typ, Flags: flags, Fingerprint: event.Fingerprint([]byte(e.EventID)), EventTime: e.TS + shift,
-				StreamID: []byte(e.StreamID), ErrorCode: []byte(e.ErrorCode)}
-			if e.PlayedMS != nil {
-				r.PlayedMS = uint32(*e.PlayedMS)
-			}
-			if e.DisplayedCount != nil {
-				r.DisplayedCount = uint64(*e.DisplayedCount)
-			}
-			if e.Muted {
-				r.Flags |= event.FlagMuted
-			}
-			if typ == event.TypeDisplayed {
-				r.Listener = event.Fingerprint([]byte(e.StreamID))
-			} else {
-				r.Listener = listenerKey(e.ListenerID)
-			}
+		for i := range b {
+			r := sim.Record(&b[i], flags)
+			r.EventTime += shift
 			out = append(out, r)
 		}
 	}

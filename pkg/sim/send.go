@@ -6,7 +6,10 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/earshot/earshot/pkg/client"
+	"github.com/earshot/earshot/pkg/event"
 )
 
 // SendResult summarizes a Send.
@@ -73,4 +76,28 @@ func (st *Stream) End() client.Event {
 		}
 	}
 	return client.Event{EventID: "end-" + st.Scenario.StreamID, Type: "end", StreamID: st.Scenario.StreamID, TS: last}
+}
+
+// Record converts a client event as a collector would, without HTTP: event time = ts (a
+// trusted-time token's rule), flags as given (muted added), listeners keyed by a plain hash of
+// their id — the session code needs distinct uniform keys, not the collector's secret ones.
+func Record(e *client.Event, flags uint8) event.Record {
+	typ, _ := event.ParseType([]byte(e.Type))
+	r := event.Record{Type: typ, Flags: flags, Fingerprint: event.Fingerprint([]byte(e.EventID)), EventTime: e.TS, ReceivedAt: e.TS,
+		StreamID: []byte(e.StreamID), ErrorCode: []byte(e.ErrorCode)}
+	if e.PlayedMS != nil {
+		r.PlayedMS = uint32(*e.PlayedMS)
+	}
+	if e.DisplayedCount != nil {
+		r.DisplayedCount = uint64(*e.DisplayedCount)
+	}
+	if e.Muted {
+		r.Flags |= event.FlagMuted
+	}
+	if typ == event.TypeDisplayed {
+		r.Listener = xxhash.Sum64String(e.StreamID)
+	} else {
+		r.Listener = xxhash.Sum64String(e.ListenerID)
+	}
+	return r
 }

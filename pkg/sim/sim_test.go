@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
-
 	"github.com/earshot/earshot/pkg/client"
 	"github.com/earshot/earshot/pkg/event"
 	"github.com/earshot/earshot/pkg/session"
@@ -20,28 +18,8 @@ func smallScenario() Scenario {
 }
 
 // record converts a client event as the collector would for a trusted-time token (a replay of
-// a past stream: event time = ts), without HTTP, keying listeners by a plain hash: the session
-// code only needs distinct keys.
-func record(e *client.Event) event.Record {
-	typ, _ := event.ParseType([]byte(e.Type))
-	r := event.Record{Type: typ, Flags: event.FlagTrustedTime, Fingerprint: event.Fingerprint([]byte(e.EventID)), EventTime: e.TS, ReceivedAt: e.TS,
-		StreamID: []byte(e.StreamID), ErrorCode: []byte(e.ErrorCode)}
-	if e.PlayedMS != nil {
-		r.PlayedMS = uint32(*e.PlayedMS)
-	}
-	if e.DisplayedCount != nil {
-		r.DisplayedCount = uint64(*e.DisplayedCount)
-	}
-	if e.Muted {
-		r.Flags |= event.FlagMuted
-	}
-	if typ == event.TypeDisplayed {
-		r.Listener = xxhash.Sum64String(e.StreamID)
-	} else {
-		r.Listener = xxhash.Sum64String(e.ListenerID)
-	}
-	return r
-}
+// a past stream).
+func record(e *client.Event) event.Record { return Record(e, event.FlagTrustedTime) }
 
 // feed adds every event of st to p in send order, calling afterBatch (if not nil) after each
 // batch, as the aggregator takes output between flushes. It returns the newest event time.
