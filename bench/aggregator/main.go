@@ -257,7 +257,7 @@ func runEarshot(recs [][]byte, exact exactCounts, name string) result {
 	el := time.Since(start)
 	take()
 	mem := float64(heap() - before) // state while the stream is live: all listeners connected
-	end := event.Record{Type: event.TypeEnd, StreamID: []byte("bench-space"), EventTime: r.EventTime, ReceivedAt: r.ReceivedAt}
+	end := event.Record{Type: event.TypeEnd, Flags: event.FlagTrustedTime, StreamID: []byte("bench-space"), EventTime: r.EventTime, ReceivedAt: r.ReceivedAt}
 	p.Add(&end, int64(len(recs)))
 	take()
 	res := result{name: name, events: len(recs), elapsed: el, memBytes: mem}

@@ -345,6 +345,9 @@ func (w *worker) flush(ctx context.Context, checkpoint bool) error {
 		a.m.rebuilds.Add(float64(d))
 		w.rebuilds = w.st.SetsBuilt
 	}
+	if d := w.st.Dropped["panic"] - w.dropped["panic"]; d > 0 {
+		a.log.Error("a record hit a bug and was skipped", "partition", w.partition, "records", d, "last", w.st.LastPanic)
+	}
 	for k, v := range w.st.Dropped {
 		if d := v - w.dropped[k]; d > 0 {
 			a.m.dropped.WithLabelValues(k).Add(float64(d))

@@ -189,7 +189,7 @@ func inOrder(t *testing.T, stream string, events []client.Event) map[int64]minut
 		}
 		p.Add(&r, int64(i))
 	}
-	end := event.Record{Type: event.TypeEnd, StreamID: []byte(stream), EventTime: events[len(events)-1].TS}
+	end := event.Record{Type: event.TypeEnd, Flags: event.FlagTrustedTime, StreamID: []byte(stream), EventTime: events[len(events)-1].TS, ReceivedAt: events[len(events)-1].TS}
 	p.Add(&end, int64(len(events)))
 	out := map[int64]minuteFigures{}
 	for _, m := range p.TakeOutput().Minutes {

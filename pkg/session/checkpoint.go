@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/earshot/earshot/pkg/window"
 )
@@ -29,13 +30,14 @@ type snapshot struct {
 	Ingest  int64
 	Offset  int64
 	Dropped map[string]uint64
-	Symbols []string
 	Streams []snapStream
-	Ring    int
+	// Horizon (ms) the state was built with: logs and final minutes depend on it.
+	Horizon int64
 }
 
 type snapStream struct {
 	ID                           string
+	Codes                        []string
 	Base                         int64
 	Live, Closed, ClockDirty     bool
 	Data, LastArrival, ClosedAt  int64
@@ -58,7 +60,7 @@ type snapQuarter struct {
 // MarshalBinary serializes the partition state. Output that was not taken is not included:
 // take and write it first.
 func (p *Partition) MarshalBinary() ([]byte, error) {
-	snap := snapshot{ID: p.id, Ingest: p.ingest, Offset: p.Offset, Dropped: p.Dropped, Symbols: p.syms.names, Ring: p.ring.minutes}
+	snap := snapshot{ID: p.id, Ingest: p.ingest, Offset: p.Offset, Dropped: p.Dropped, Horizon: p.horizon}
 	ids := make([]string, 0, len(p.streams))
 	for id := range p.streams {
 		ids = append(ids, id)
@@ -66,7 +68,7 @@ func (p *Partition) MarshalBinary() ([]byte, error) {
 	slices.Sort(ids)
 	for _, id := range ids {
 		s := p.streams[id]
-		ss := snapStream{ID: s.id, Base: s.base, Live: s.live, Closed: s.closed, ClockDirty: s.clockDirty,
+		ss := snapStream{ID: s.id, Codes: s.codes.names, Base: s.base, Live: s.live, Closed: s.closed, ClockDirty: s.clockDirty,
 			Data: s.data, LastArrival: s.lastArrival, ClosedAt: s.closedAt, ClosedTo: s.closedTo, FinalTo: s.finalTo,
 			DelivMinute: s.deliv.minute, Late: s.deliv.late, Duplicates: s.deliv.duplicates, TooLate: s.deliv.tooLate,
 			DelivDirty: s.deliv.dirty, ListenerCount: s.tab.live}
@@ -145,9 +147,9 @@ type blobReader struct {
 }
 
 func (r *blobReader) take(n int) []byte {
-	if r.err || len(r.b) < n {
+	if r.err || n < 0 || len(r.b) < n {
 		r.err = true
-		return make([]byte, n)
+		return make([]byte, 8) // what the fixed-size readers need; the caller reports the error
 	}
 	v := r.b[:n]
 	r.b = r.b[n:]
@@ -181,21 +183,22 @@ func Restore(cfg Config, data []byte) (*Partition, error) {
 		return nil, fmt.Errorf("cannot decode checkpoint: %w", err)
 	}
 	p := New(cfg, snap.ID)
-	if snap.Ring != p.ring.minutes {
-		return nil, fmt.Errorf("checkpoint was written with another session.horizon (%d ring minutes, now %d): restore with the same horizon", snap.Ring, p.ring.minutes)
+	if snap.Horizon != p.horizon {
+		return nil, fmt.Errorf("checkpoint was written with session.horizon %s, the config says %s: restore with the same horizon",
+			time.Duration(snap.Horizon)*time.Millisecond, p.cfg.Horizon)
 	}
 	p.ingest, p.Offset = snap.Ingest, snap.Offset
 	if snap.Dropped != nil {
 		p.Dropped = snap.Dropped
 	}
-	for _, name := range snap.Symbols {
-		p.syms.intern([]byte(name))
-	}
 	for _, ss := range snap.Streams {
-		s := &stream{id: ss.ID, sym: p.syms.intern([]byte(ss.ID)), base: ss.Base, live: ss.Live, closed: ss.Closed,
+		s := &stream{id: ss.ID, sym: p.nameStream(ss.ID), base: ss.Base, live: ss.Live, closed: ss.Closed,
 			clockDirty: ss.ClockDirty, data: ss.Data, lastArrival: ss.LastArrival, closedAt: ss.ClosedAt,
 			closedTo: ss.ClosedTo, finalTo: ss.FinalTo, minutes: map[int64]*window.Minute{}, quarters: map[int64]*quarter{},
 			deliv: delivery{minute: ss.DelivMinute, late: ss.Late, duplicates: ss.Duplicates, tooLate: ss.TooLate, dirty: ss.DelivDirty}}
+		for _, c := range ss.Codes {
+			s.codes.intern([]byte(c))
+		}
 		r := blobReader{b: ss.Listeners}
 		for range ss.ListenerCount {
 			i := s.tab.add(p.ring, r.u64())
@@ -215,6 +218,10 @@ func Restore(cfg Config, data []byte) (*Partition, error) {
 				break
 			}
 			r.b = r.b[k:]
+			if n > uint64(len(r.b)) {
+				r.err = true
+				break
+			}
 			*s.tab.log(i) = slices.Clone(r.take(int(n)))
 		}
 		if r.err || len(r.b) != 0 {

@@ -168,7 +168,7 @@ func deliverRestoring(t testing.TB, cfg Config, as []arrival, outages [][2]int64
 		}
 	}
 	for _, s := range closes {
-		add(&event.Record{Type: event.TypeEnd, StreamID: []byte(s), EventTime: tick, ReceivedAt: tick})
+		add(&event.Record{Type: event.TypeEnd, Flags: event.FlagTrustedTime, StreamID: []byte(s), EventTime: tick, ReceivedAt: tick})
 	}
 	r.take(t, p)
 	if err := p.verify(); err != nil {

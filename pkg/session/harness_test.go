@@ -32,9 +32,21 @@ func newRows() *rows {
 		listeners: map[string]uint8{}, versions: map[string]uint64{}, delivery: map[string]Delivery{}, clocks: map[string]Clock{}}
 }
 
+// noBugs fails the test if p ever hit a bug: a recovered panic or a guard that should never
+// trip (they are counted, not crashed on, in production).
+func noBugs(t testing.TB, p *Partition) {
+	t.Helper()
+	for why, n := range p.Dropped {
+		if why == "panic" || strings.HasPrefix(why, "bug_") {
+			t.Fatalf("%d × %s (%s)", n, why, p.LastPanic)
+		}
+	}
+}
+
 // take collects p's output.
 func (r *rows) take(t testing.TB, p *Partition) {
 	t.Helper()
+	noBugs(t, p)
 	o := p.TakeOutput()
 	for _, m := range o.Minutes {
 		row, err := m.Row(p.ID(), uint64(max(p.Offset, 0)))
@@ -193,7 +205,7 @@ func feed(t testing.TB, p *Partition, recs []event.Record, streams ...string) *r
 	}
 	r.take(t, p)
 	for _, s := range streams {
-		end := event.Record{Type: event.TypeEnd, StreamID: []byte(s), EventTime: maxTime(recs), ReceivedAt: maxReceived(recs)}
+		end := event.Record{Type: event.TypeEnd, Flags: event.FlagTrustedTime, StreamID: []byte(s), EventTime: newestTime(recs), ReceivedAt: maxReceived(recs)}
 		p.Add(&end, off)
 		off++
 	}
@@ -201,7 +213,7 @@ func feed(t testing.TB, p *Partition, recs []event.Record, streams ...string) *r
 	return r
 }
 
-func maxTime(recs []event.Record) int64 {
+func newestTime(recs []event.Record) int64 {
 	var m int64
 	for i := range recs {
 		m = max(m, recs[i].EventTime)

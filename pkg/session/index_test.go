@@ -51,3 +51,20 @@ func TestIndexAgainstMap(t *testing.T) {
 		t.Fatal("absent key found")
 	}
 }
+
+// TestPages: slots map to pages one to one, in order, pages doubling from 16 to 4 096.
+func TestPages(t *testing.T) {
+	next := 0
+	for i := int32(0); i < 3*4096+smallSlots; i++ {
+		k, j := page(i)
+		if j >= pageSize(k) || pageStart(k)+int32(j) != i {
+			t.Fatalf("slot %d: page %d index %d (size %d, start %d)", i, k, j, pageSize(k), pageStart(k))
+		}
+		if j == 0 {
+			if k != next {
+				t.Fatalf("slot %d starts page %d, want %d", i, k, next)
+			}
+			next++
+		}
+	}
+}

@@ -60,7 +60,7 @@ func appendEv(log []byte, tl *tail, e *ev) []byte {
 		log = append(log, e.fp)
 	}
 	*tl = tail{b: e.b, t: e.t, dt: int32(dt), played: e.played, stalled: e.stalled, typ: uint8(e.typ),
-		muted: e.muted, fp: e.fp, n: min(tl.n+1, 1<<16-1)}
+		muted: e.muted, fp: e.fp, n: more(tl.n)}
 	return log
 }
 
@@ -102,7 +102,7 @@ func decodeEntry(b []byte, tl *tail) (ev, int, error) {
 		if err := e.finish(); err != nil {
 			return e, 0, err
 		}
-		*tl = tail{b: e.b, t: e.t, dt: tl.dt, played: e.played, stalled: e.stalled, typ: tl.typ, muted: e.muted, fp: e.fp, n: tl.n + 1}
+		*tl = tail{b: e.b, t: e.t, dt: tl.dt, played: e.played, stalled: e.stalled, typ: tl.typ, muted: e.muted, fp: e.fp, n: more(tl.n)}
 		return e, 1, nil
 	}
 	e.typ = event.Type(h & 7)
@@ -143,7 +143,7 @@ func decodeEntry(b []byte, tl *tail) (ev, int, error) {
 	if err := e.finish(); err != nil {
 		return e, 0, err
 	}
-	*tl = tail{b: e.b, t: e.t, dt: int32(dt), played: e.played, stalled: e.stalled, typ: uint8(e.typ), muted: e.muted, fp: e.fp, n: tl.n + 1}
+	*tl = tail{b: e.b, t: e.t, dt: int32(dt), played: e.played, stalled: e.stalled, typ: uint8(e.typ), muted: e.muted, fp: e.fp, n: more(tl.n)}
 	return e, i, nil
 }
 
@@ -169,4 +169,12 @@ func firstBegin(log []byte, base uint32) (uint32, error) {
 	tl := tail{t: base}
 	e, _, err := decodeEntry(log, &tl)
 	return e.b, err
+}
+
+// more counts one more entry, saturating: n only tells an empty log from one with entries.
+func more(n uint16) uint16 {
+	if n < 1<<16-1 {
+		return n + 1
+	}
+	return n
 }

@@ -16,6 +16,8 @@ package session
 
 import (
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/earshot/earshot/pkg/event"
 	"github.com/earshot/earshot/pkg/window"
@@ -31,7 +33,11 @@ type Partition struct {
 
 	streams map[string]*stream
 	last    *stream // the stream of the previous record: most records continue it
-	syms    symbols
+	// names are the streams' ids by symbol (listener rows refer to them); the symbols of
+	// forgotten streams are reused.
+	names     []string
+	freeNames []uint32
+	now       func() time.Time // the wall clock, for check's sanity cap only
 	// ingest is the partition's ingest clock: the newest collector time seen (ticks and
 	// records), unix ms. It moves only while ingest works.
 	ingest int64
@@ -40,6 +46,8 @@ type Partition struct {
 	seq    uint64 // listener rows emitted at Offset
 	// Dropped counts records that could not be applied, by reason.
 	Dropped map[string]uint64
+	// LastPanic describes the last record that hit a bug (counted in Dropped["panic"]).
+	LastPanic string
 	// SetsBuilt counts minutes whose distinct sets were built from the listeners' minute bits
 	// to be written.
 	SetsBuilt uint64
@@ -92,7 +100,7 @@ func New(cfg Config, partition uint16) *Partition {
 		tout: ms(cfg.SessionTimeout), hearMin: ms(cfg.HearingMin), qual: ms(cfg.Qualified), aqhMin: ms(cfg.AQHMin),
 		failAfter: ms(cfg.StartFailureAfter), lookback: ms(cfg.Lookback), horizon: ms(cfg.Horizon),
 		replayIdle: ms(cfg.ReplayIdle), ring: newRing(int(cfg.Horizon.Minutes())),
-		streams: map[string]*stream{}, Dropped: map[string]uint64{}, Offset: -1,
+		streams: map[string]*stream{}, Dropped: map[string]uint64{}, Offset: -1, now: time.Now,
 	}
 }
 
@@ -138,16 +146,67 @@ func (p *Partition) AddBatch(recs []event.Record, offsets []int64) {
 	}
 }
 
+// Plausible record times. A record outside them is corrupt (a bug, a hostile producer) and is
+// dropped before it touches any clock: one such record must not move a stream's or the
+// partition's clock for good.
+const (
+	minTime = 946684800000  // 2000-01-01
+	maxTime = 4102444800000 // 2100-01-01
+	// futureSlack: how far ahead of this process's clock a collector time may be (clock skew
+	// between machines) before the record is taken for corrupt. It is the only use of the
+	// wall clock here, a sanity cap: valid records never come near it.
+	futureSlack = int64(time.Hour / time.Millisecond)
+	// aheadOfReceipt: how far after its receipt an event may be dated. Collectors reject
+	// events more than max_skew (30 s) ahead of their clock, trusted or not.
+	aheadOfReceipt = int64(time.Hour / time.Millisecond)
+)
+
+// check says why a record cannot be applied, or "".
+func (p *Partition) check(r *event.Record) string {
+	switch {
+	case !r.Type.Valid():
+		return "bad_type"
+	case r.EventTime < minTime || r.EventTime > maxTime || r.ReceivedAt < minTime || r.ReceivedAt > maxTime:
+		return "time_out_of_range"
+	case r.ReceivedAt > p.now().UnixMilli()+futureSlack:
+		return "received_in_future"
+	case r.EventTime > r.ReceivedAt+aheadOfReceipt:
+		return "time_out_of_range"
+	case r.Type == event.TypeHeartbeat && (r.PlayedMS > event.MaxIntervalMS || r.StalledMS > event.MaxIntervalMS):
+		return "bad_played_ms"
+	case !r.Type.Control() || r.Type == event.TypeEnd:
+		if len(r.StreamID) == 0 {
+			return "no_stream"
+		}
+	}
+	return ""
+}
+
 // add is Add with the listener's slot when known (hint ≥ 0; checked, since applying the records
-// before it may have freed it).
+// before it may have freed it). A panic — a bug — is counted and the record skipped: the same
+// record would come back after a restart, and the partition must not crash-loop.
 func (p *Partition) add(r *event.Record, offset int64, hint int32) {
+	defer func() {
+		if x := recover(); x != nil {
+			p.drop("panic")
+			p.LastPanic = fmt.Sprintf("offset %d: %v", offset, x)
+		}
+	}()
 	p.Offset, p.seq = offset, 0
+	if why := p.check(r); why != "" {
+		p.drop(why)
+		return
+	}
 	p.ingest = max(p.ingest, r.ReceivedAt)
 	switch r.Type {
 	case event.TypeTick:
 		p.tick()
 		return
 	case event.TypeEnd:
+		if r.Flags&event.FlagTrustedTime == 0 {
+			p.drop("untrusted_end") // collectors write ends for trusted tokens only
+			return
+		}
 		p.closeStream(p.streamFor(r.StreamID, r.EventTime))
 		return
 	}
@@ -156,29 +215,28 @@ func (p *Partition) add(r *event.Record, offset int64, hint int32) {
 		s = p.streamFor(r.StreamID, r.EventTime)
 		p.last = s
 	}
+	begins := r.EventTime - int64(r.PlayedMS)
+	if s.closed || begins < s.clock(p.ingest)-p.horizon || begins < s.finalTo {
+		// Beyond the horizon (and so never the event that moves the clock).
+		s.deliv.add(p.clockMinute(s), 0, 0, 1, p.emitDelivery(s))
+		p.drop("too_late")
+		return
+	}
 	if r.Flags&event.FlagTrustedTime == 0 {
 		s.live = true
 	}
 	s.lastArrival = max(s.lastArrival, r.ReceivedAt)
 	s.data = max(s.data, r.EventTime)
-	p.event(s, r, hint)
+	// Close and finalise what the event's time passed before applying it, so that it lands in
+	// a minute the listeners' bits cover.
 	p.advance(s)
+	p.event(s, r, hint, begins)
 }
 
-// event applies one listener or platform event of stream s.
-func (p *Partition) event(s *stream, r *event.Record, hint int32) {
+// event applies one listener or platform event of stream s, which begins at `begins` (unix ms).
+func (p *Partition) event(s *stream, r *event.Record, hint int32, begins int64) {
 	e := ev{played: r.PlayedMS, stalled: r.StalledMS, typ: r.Type, muted: r.Flags&event.FlagMuted != 0,
 		fp: uint8(r.Fingerprint) &^ repeatBit}
-	if r.Type == event.TypeHeartbeat && (r.PlayedMS > event.MaxIntervalMS || r.StalledMS > event.MaxIntervalMS) {
-		p.drop("bad_played_ms")
-		return
-	}
-	begins := r.EventTime - int64(e.played)
-	if s.closed || begins < s.clock(p.ingest)-p.horizon {
-		s.deliv.add(p.clockMinute(s), 0, 0, 1)
-		p.drop("too_late")
-		return
-	}
 	t, ok := s.rel(r.EventTime)
 	if !ok || begins < s.base {
 		p.drop("time_out_of_range")
@@ -190,12 +248,12 @@ func (p *Partition) event(s *stream, r *event.Record, hint int32) {
 		m.Displayed(r.DisplayedCount, r.EventTime)
 		m.Dirty = true
 		if begins < s.closedTo {
-			s.deliv.add(p.clockMinute(s), 1, 0, 0)
+			s.deliv.add(p.clockMinute(s), 1, 0, 0, p.emitDelivery(s))
 		}
 		return
 	}
 	if r.Type == event.TypeError {
-		e.code = p.syms.intern(r.ErrorCode)
+		e.code = s.codes.intern(r.ErrorCode)
 	}
 	i := hint
 	if i < 0 || !s.tab.holds(i, r.Listener) {
@@ -224,11 +282,11 @@ func (p *Partition) event(s *stream, r *event.Record, hint int32) {
 		}
 		*log = appendEv(*log, tl, &e)
 	} else if !p.insert(s, i, e) {
-		s.deliv.add(p.clockMinute(s), 0, 1, 0)
+		s.deliv.add(p.clockMinute(s), 0, 1, 0, p.emitDelivery(s))
 		return
 	}
 	if begins < s.closedTo {
-		s.deliv.add(p.clockMinute(s), 1, 0, 0)
+		s.deliv.add(p.clockMinute(s), 1, 0, 0, p.emitDelivery(s))
 	}
 }
 
@@ -268,8 +326,10 @@ func (p *Partition) minute(s *stream, start int64) *window.Minute {
 		return m
 	}
 	if start < s.finalTo {
-		// Nothing may change a final minute (docs/time.md): the time model is broken.
-		panic("session: contribution to a final minute")
+		// Nothing may change a final minute (docs/time.md): a bug. Counted; the contribution
+		// goes to a minute nobody keeps.
+		p.drop("bug_final_minute")
+		return window.NewMinute(s.id, start)
 	}
 	m := window.NewMinute(s.id, start)
 	m.Closed = start+window.MinuteMS <= s.closedTo
@@ -283,7 +343,8 @@ func (p *Partition) quarter(s *stream, start int64) *quarter {
 	q, ok := s.quarters[start]
 	if !ok {
 		if start+window.QuarterMS <= s.finalTo {
-			panic("session: contribution to a final quarter hour")
+			p.drop("bug_final_quarter") // as in minute: a bug, counted, not kept
+			return &quarter{}
 		}
 		q = &quarter{closed: start+window.QuarterMS <= s.closedTo}
 		s.quarters[start] = q
@@ -300,7 +361,8 @@ func (p *Partition) setBit(s *stream, i int32, key uint64, k int, m int64) {
 		return
 	}
 	if m < s.finalTo || m >= s.finalTo+int64(p.ring.minutes)*window.MinuteMS {
-		panic(fmt.Sprintf("session: minute bit outside the open minutes: %d not in [%d, +%d min) of %s", m, s.finalTo, p.ring.minutes, s.id))
+		p.drop("bug_bit_outside_ring") // the ring covers every open minute: a bug
+		return
 	}
 	bits[w] |= b
 	p.minute(s, m).Dirty = true
@@ -318,7 +380,7 @@ func (p *Partition) listenerRow(s *stream, m int64, key uint64, flags uint8) {
 	p.seq++
 }
 
-// symbols interns stream ids and error codes.
+// symbols interns strings (a stream's error codes).
 type symbols struct {
 	names []string
 	index map[string]uint32
@@ -344,6 +406,27 @@ func (y *symbols) name(i uint32) string {
 	return ""
 }
 
+// nameStream gives a new stream its symbol, reusing a forgotten stream's.
+func (p *Partition) nameStream(id string) uint32 {
+	if n := len(p.freeNames); n > 0 {
+		sym := p.freeNames[n-1]
+		p.freeNames = p.freeNames[:n-1]
+		p.names[sym] = id
+		return sym
+	}
+	p.names = append(p.names, id)
+	return uint32(len(p.names) - 1)
+}
+
+func (p *Partition) forgetStream(s *stream) {
+	delete(p.streams, s.id)
+	p.names[s.sym] = ""
+	p.freeNames = append(p.freeNames, s.sym)
+	if p.last == s {
+		p.last = nil
+	}
+}
+
 // Recycle hands back an Output the caller is done with (written): the next outputs reuse its
 // listener rows' storage instead of allocating, and its minutes' distinct sets, built for their
 // rows, are dropped (the listeners' minute bits hold them).
@@ -360,7 +443,8 @@ func (p *Partition) Recycle(o Output) {
 func (p *Partition) TakeOutput() Output {
 	p.collect()
 	o := p.out
-	o.Listeners.Streams = p.syms.names // append-only: this view stays valid
+	// A copy: a forgotten stream's symbol is reused, and this output's rows must keep their names.
+	o.Listeners.Streams = slices.Clone(p.names)
 	p.out = Output{}
 	return o
 }

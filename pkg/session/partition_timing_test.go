@@ -71,7 +71,7 @@ func decodeAndApply(b *testing.B, recs [][]byte) {
 			p.Recycle(p.TakeOutput()) // the worker hands output to the sink every flush
 		}
 	}
-	end := event.Record{Type: event.TypeEnd, StreamID: []byte("space-1"), EventTime: rec.EventTime, ReceivedAt: rec.ReceivedAt}
+	end := event.Record{Type: event.TypeEnd, Flags: event.FlagTrustedTime, StreamID: []byte("space-1"), EventTime: rec.EventTime, ReceivedAt: rec.ReceivedAt}
 	p.Add(&end, int64(len(recs)))
 	p.TakeOutput()
 }

@@ -49,7 +49,7 @@ func (p *Partition) insert(s *stream, i int32, e ev) bool {
 	}
 	bits := s.tab.bitsOf(p.ring, i)
 	rec := p.scr.bits(len(bits))
-	d := deriv{p: p, s: s, key: sl.key, slot: i, bits: bitsRecord, flags: rec}
+	d := deriv{p: p, s: s, key: sl.key, slot: i, bits: bitsRecord, flags: rec, floor: s.finalTo}
 	mid := sl.fold
 	d.seed(&mid, sl.foldQual)
 	d.run(&mid, evs[:g])
@@ -118,7 +118,7 @@ func (p *Partition) fold(s *stream, i int32, to uint32) {
 		n++
 	}
 	rec := p.scr.bits(p.ring.stride())
-	d := deriv{p: p, s: s, key: sl.key, slot: i, bits: bitsRecord, flags: rec}
+	d := deriv{p: p, s: s, key: sl.key, slot: i, bits: bitsRecord, flags: rec, floor: s.base + int64(to)}
 	// Of the bits the folded events set in minutes that stay open, only qualified bits need
 	// keeping: the others follow from the fold state (deriv.seed).
 	st := sl.fold

@@ -129,6 +129,9 @@ type deriv struct {
 	sign  int64
 	bits  int
 	flags []uint64 // bitsRecord: minute bits, in the listener ring's layout
+	// floor: bitsRecord drops bits of minutes before it (unix ms): final minutes, whose ring
+	// positions may already stand for later minutes.
+	floor int64
 }
 
 func minuteOf(r uint32) int64 { return int64(r) / window.MinuteMS * window.MinuteMS }
@@ -151,7 +154,9 @@ func (d *deriv) flag(k int, m int64) {
 	case bitsApply:
 		d.p.setBit(d.s, d.slot, d.key, k, d.s.base+m)
 	case bitsRecord:
-		d.p.ring.set(d.flags, k, d.s.base+m)
+		if d.s.base+m >= d.floor {
+			d.p.ring.set(d.flags, k, d.s.base+m)
+		}
 	}
 }
 
@@ -252,8 +257,9 @@ func (d *deriv) shift(st *lstate, x uint32) {
 			st.qA, st.qB = st.qB, 0
 		default:
 			// No heartbeat is longer than 10 minutes, so audio never covers a quarter hour
-			// whole and the position never passes one still ahead of audEnd.
-			panic("session: quarter-hour accumulators out of step")
+			// whole and the position never passes one still ahead of audEnd: a bug.
+			d.p.drop("bug_quarter_accumulators")
+			st.qA, st.qB = 0, 0
 		}
 	}
 }
@@ -296,7 +302,7 @@ func (d *deriv) apply(st *lstate, e *ev) {
 		st.flags |= stPlayed
 	case event.TypeError:
 		if d.counting() {
-			d.minute(m).AddError(d.p.syms.name(e.code), d.sign)
+			d.minute(m).AddError(d.s.codes.name(e.code), d.sign)
 		}
 		if !st.live() {
 			return // an error alone starts no session

@@ -33,6 +33,7 @@ type stream struct {
 	closedTo, finalTo int64
 
 	tab        table
+	codes      symbols // error codes (listener logs refer to them)
 	minutes    map[int64]*window.Minute
 	lastMinute *window.Minute
 	quarters   map[int64]*quarter
@@ -58,8 +59,8 @@ type delivery struct {
 	dirty                     bool
 }
 
-func (d *delivery) add(minute int64, late, dup, tooLate uint64) {
-	d.moveTo(minute, nil)
+func (d *delivery) add(minute int64, late, dup, tooLate uint64, out func(delivery)) {
+	d.moveTo(minute, out)
 	d.late += late
 	d.duplicates += dup
 	d.tooLate += tooLate
@@ -93,16 +94,42 @@ func (s *stream) clock(ingest int64) int64 {
 	return s.data
 }
 
+// clockMinute is the minute of the stream's clock, where delivery is counted; for a closed
+// stream (whose clock is at infinity) the ingest clock's or its newest event's.
 func (p *Partition) clockMinute(s *stream) int64 {
-	return window.MinuteOf(min(s.clock(p.ingest), math.MaxInt64/4))
+	if s.closed {
+		return window.MinuteOf(max(p.ingest, s.data))
+	}
+	return window.MinuteOf(s.clock(p.ingest))
 }
+
+// emitDelivery hands a minute's finished delivery counts to the output.
+func (p *Partition) emitDelivery(s *stream) func(delivery) {
+	return func(d delivery) { p.out.Delivery = append(p.out.Delivery, p.deliveryOut(s, d)) }
+}
+
+// keepBefore is how far before a stream's first event its listener times may reach: a day,
+// or the horizon when longer (every accepted event begins at most a horizon before the clock).
+func (p *Partition) keepBefore() int64 {
+	return max(24*3600*1000, p.horizon+window.QuarterMS)
+}
+
+// forgetAfter: a stream with nothing left in the open minutes is forgotten after this long of
+// ingest time without events (or after its close). Until then it keeps the end of its final
+// minutes, so a late copy or a resumed replay cannot write over final rows; forgotten, a
+// stream that comes back starts again (a re-import a week later replaces its rows).
+const forgetAfter = 7 * 24 * 3600 * 1000
+
+// rebaseAfter: listener times are 32-bit milliseconds (49 days) from the stream's base, which
+// moves forward once the final minutes are this far past it (a 24/7 stream runs for ever).
+const rebaseAfter = 8 * 24 * 3600 * 1000
 
 // streamFor returns the state of stream id, creating it with its clocks at t.
 func (p *Partition) streamFor(id []byte, t int64) *stream {
 	if s, ok := p.streams[string(id)]; ok {
 		return s
 	}
-	s := &stream{id: string(id), sym: p.syms.intern(id), base: window.QuarterOf(t - 24*3600*1000),
+	s := &stream{id: string(id), sym: p.nameStream(string(id)), base: window.QuarterOf(t - p.keepBefore()),
 		minutes: map[int64]*window.Minute{}, quarters: map[int64]*quarter{}, clockDirty: true}
 	// A new stream's clock starts at its first event; a live stream's then moves on to the
 	// ingest clock (advance).
@@ -119,7 +146,7 @@ func (p *Partition) advance(s *stream) {
 		return
 	}
 	c := s.clock(p.ingest)
-	s.deliv.moveTo(window.MinuteOf(c), func(d delivery) { p.out.Delivery = append(p.out.Delivery, p.deliveryOut(s, d)) })
+	s.deliv.moveTo(window.MinuteOf(c), p.emitDelivery(s))
 	if to := window.MinuteOf(c - p.lookback); to > s.closedTo {
 		p.closeTo(s, to)
 	}
@@ -172,6 +199,36 @@ func (p *Partition) finalizeTo(s *stream, to int64) {
 	})
 	s.finalTo = to
 	s.clockDirty = true
+	if to-s.base > p.keepBefore()+rebaseAfter {
+		p.rebase(s, window.QuarterOf(to-p.keepBefore()))
+	}
+}
+
+// rebase moves the stream's base forward to nb (a quarter-hour start before every open
+// minute): every listener time is shifted. Times before nb belong to final minutes and only
+// say "long ago"; they become 0.
+func (p *Partition) rebase(s *stream, nb int64) {
+	d := uint32(nb - s.base)
+	sub := func(v *uint32) {
+		if *v > d {
+			*v -= d
+		} else {
+			*v = 0
+		}
+	}
+	shift := func(st *lstate) {
+		for _, v := range []*uint32{&st.pos, &st.start, &st.last, &st.audEnd} {
+			sub(v)
+		}
+	}
+	s.tab.each(func(i int32, sl *slot) {
+		shift(&sl.head)
+		shift(&sl.fold)
+		sub(&sl.logBase)
+		sub(&sl.tail.b)
+		sub(&sl.tail.t)
+	})
+	s.base = nb
 }
 
 // finalizeWindows marks the minutes and quarter hours that end by `to` final.
@@ -266,7 +323,7 @@ func (p *Partition) tick() {
 
 // collect moves what is due to the output and forgets what is done.
 func (p *Partition) collect() {
-	for id, s := range p.streams {
+	for _, s := range p.streams {
 		for start, m := range s.minutes {
 			if m.Dirty && (m.Closed || p.emitOpen) {
 				if !m.Final { // a final minute's sets were built when it became final
@@ -311,12 +368,9 @@ func (p *Partition) collect() {
 			p.out.Clocks = append(p.out.Clocks, Clock{Stream: s.id, Clock: c, ClosedTo: s.closedTo, FinalTo: s.finalTo, Closed: s.closed})
 			s.clockDirty = false
 		}
-		if s.tab.live == 0 && len(s.minutes) == 0 && len(s.quarters) == 0 &&
-			(s.closed && p.ingest-s.closedAt >= p.horizon || !s.closed && s.live && s.closedTo > s.data) {
-			delete(p.streams, id)
-			if p.last == s {
-				p.last = nil
-			}
+		if s.tab.live == 0 && len(s.minutes) == 0 && len(s.quarters) == 0 && !s.deliv.dirty &&
+			p.ingest-max(s.lastArrival, s.closedAt) >= forgetAfter {
+			p.forgetStream(s)
 		}
 	}
 	p.emitOpen = false

@@ -8,9 +8,10 @@ import (
 	"github.com/earshot/earshot/pkg/window"
 )
 
-// Clocks per stream: a trusted import dated ahead of a live stream (a typo, a clock 30 days
-// off) moves only its own clock. The live stream in the same partition is counted and closed
-// by the collectors' ticks as if the import were not there.
+// Clocks per stream: a trusted import dated ahead of a live stream moves only its own clock; a
+// record dated 30 days after its receipt (which no collector writes: a typo, a hostile
+// producer) is dropped as corrupt. The live stream in the same partition is counted and closed
+// by the collectors' ticks as if neither were there.
 func TestTrustedEventAheadMovesOnlyItsStream(t *testing.T) {
 	live := specT0 + 7*24*3600*1000
 	var recs []event.Record
@@ -62,15 +63,12 @@ func TestTooLateBoundary(t *testing.T) {
 	p := New(cfg, 0)
 	r := newRows()
 	for i, e := range base {
-		rec := e.record("s", 0, event.FlagTrustedTime)
-		rec.EventTime = specT0 + e.TS
+		rec := e.record("s", specT0+e.TS, event.FlagTrustedTime)
 		p.Add(&rec, int64(i))
 	}
 	clock := specT0 + h + 60_000
-	onTime := specEvent{ID: "b", Type: "join", Listener: "b", TS: 60_000}.record("s", 0, event.FlagTrustedTime)
-	onTime.EventTime = clock - h
-	late := specEvent{ID: "c", Type: "join", Listener: "c", TS: 60_000}.record("s", 0, event.FlagTrustedTime)
-	late.EventTime = clock - h - 1
+	onTime := specEvent{ID: "b", Type: "join", Listener: "b", TS: clock - h - specT0}.record("s", clock, event.FlagTrustedTime)
+	late := specEvent{ID: "c", Type: "join", Listener: "c", TS: clock - h - 1 - specT0}.record("s", clock, event.FlagTrustedTime)
 	p.Add(&onTime, 10)
 	p.Add(&late, 11)
 	r.take(t, p)

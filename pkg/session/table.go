@@ -1,13 +1,58 @@
 package session
 
 import (
+	"math/bits"
+
 	"github.com/earshot/earshot/pkg/window"
 )
 
 // The listener table of one stream: per listener a slot (fixed size, no pointers), its event
-// log (docs/time.md) and its minute bits, in pages so the table grows without copying.
+// log (docs/time.md) and its minute bits, in pages so the table grows without copying. Pages
+// double from 16 slots to 4 096 and stay at that, so a stream of a few listeners (most live
+// rooms) costs a few kilobytes, not a 4 096-slot page.
 
-const pageBits = 12
+const (
+	firstPageBits = 4  // 16 slots
+	pageBits      = 12 // 4 096 slots: the largest page
+	// smallSlots is the number of slots in the doubling pages: 16 + 16 + 32 + … + 2 048.
+	smallSlots = 1 << pageBits
+)
+
+// page locates slot i: its page and its index in it. Page 0 and 1 hold 16 slots, page k
+// (2 ≤ k ≤ 8) holds 16·2^(k−1), from page 9 on 4 096 each.
+func page(i int32) (int, int) {
+	if i < smallSlots {
+		if i < 1<<firstPageBits {
+			return 0, int(i)
+		}
+		k := bits.Len32(uint32(i)) - firstPageBits // i in [16·2^(k−1), 16·2^k)
+		return k, int(i) - 1<<(k+firstPageBits-1)
+	}
+	j := int(i) - smallSlots
+	return pageBits - firstPageBits + 1 + j>>pageBits, j & (1<<pageBits - 1)
+}
+
+// pageSize is the number of slots of page k.
+func pageSize(k int) int {
+	switch {
+	case k == 0:
+		return 1 << firstPageBits
+	case k <= pageBits-firstPageBits:
+		return 1 << (k + firstPageBits - 1)
+	}
+	return 1 << pageBits
+}
+
+// pageStart is the first slot of page k.
+func pageStart(k int) int32 {
+	if k <= pageBits-firstPageBits {
+		if k == 0 {
+			return 0
+		}
+		return 1 << (k + firstPageBits - 1)
+	}
+	return smallSlots + int32(k-(pageBits-firstPageBits+1))<<pageBits
+}
 
 // slot is one listener: its machine state now (head) and at the start of its log (fold), and
 // what the hot path needs to append to the log and to tell in-order events (tail).
@@ -123,13 +168,20 @@ type table struct {
 	live  int // slots in use
 }
 
-func (t *table) at(i int32) *slot { return &t.slots[i>>pageBits][i&(1<<pageBits-1)] }
+func (t *table) at(i int32) *slot {
+	k, j := page(i)
+	return &t.slots[k][j]
+}
 
-func (t *table) log(i int32) *[]byte { return &t.logs[i>>pageBits][i&(1<<pageBits-1)] }
+func (t *table) log(i int32) *[]byte {
+	k, j := page(i)
+	return &t.logs[k][j]
+}
 
 func (t *table) bitsOf(r ring, i int32) []uint64 {
-	page, j := t.bits[i>>pageBits], int(i&(1<<pageBits-1))*r.stride()
-	return page[j : j+r.stride() : j+r.stride()]
+	k, j := page(i)
+	j *= r.stride()
+	return t.bits[k][j : j+r.stride() : j+r.stride()]
 }
 
 // lookup returns key's slot, or −1.
@@ -139,7 +191,7 @@ func (t *table) lookup(key uint64) int32 {
 
 // holds reports whether slot i (a slot handed out before) is key's.
 func (t *table) holds(i int32, key uint64) bool {
-	return i>>pageBits < int32(len(t.slots)) && t.at(i).used && t.at(i).key == key
+	return i < t.used && t.at(i).used && t.at(i).key == key
 }
 
 // add returns a fresh slot for key.
@@ -150,10 +202,11 @@ func (t *table) add(r ring, key uint64) int32 {
 	} else {
 		i = t.used
 		t.used++
-		if int(i>>pageBits) == len(t.slots) {
-			t.slots = append(t.slots, make([]slot, 1<<pageBits))
-			t.logs = append(t.logs, make([][]byte, 1<<pageBits))
-			t.bits = append(t.bits, make([]uint64, (1<<pageBits)*r.stride()))
+		if k, _ := page(i); k == len(t.slots) {
+			n := pageSize(k)
+			t.slots = append(t.slots, make([]slot, n))
+			t.logs = append(t.logs, make([][]byte, n))
+			t.bits = append(t.bits, make([]uint64, n*r.stride()))
 		}
 	}
 	*t.at(i) = slot{key: key, used: true}
@@ -177,10 +230,11 @@ func (t *table) remove(r ring, i int32) {
 
 // each calls f for every slot in use, in slot order.
 func (t *table) each(f func(i int32, s *slot)) {
-	for p, page := range t.slots {
-		for j := range page {
-			if page[j].used {
-				f(int32(p<<pageBits|j), &page[j])
+	for k, pg := range t.slots {
+		start := pageStart(k)
+		for j := range pg {
+			if pg[j].used {
+				f(start+int32(j), &pg[j])
 			}
 		}
 	}

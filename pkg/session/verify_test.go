@@ -34,7 +34,7 @@ func (p *Partition) verify() error {
 				return
 			}
 			rec := make([]uint64, p.ring.stride())
-			d := deriv{p: p, s: s, key: sl.key, slot: i, bits: bitsRecord, flags: rec}
+			d := deriv{p: p, s: s, key: sl.key, slot: i, bits: bitsRecord, flags: rec, floor: s.finalTo}
 			st := sl.fold
 			d.seed(&st, sl.foldQual)
 			d.run(&st, evs)

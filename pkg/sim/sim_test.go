@@ -75,7 +75,7 @@ func testMatchesOracle(t *testing.T, idle bool) {
 			p.Add(&tick, 1<<40)
 		}
 	} else {
-		end := event.Record{Type: event.TypeEnd, StreamID: []byte(st.Scenario.StreamID), EventTime: last, ReceivedAt: last}
+		end := event.Record{Type: event.TypeEnd, Flags: event.FlagTrustedTime, StreamID: []byte(st.Scenario.StreamID), EventTime: last, ReceivedAt: last}
 		p.Add(&end, 1<<40)
 	}
 	take()
