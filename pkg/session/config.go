@@ -17,7 +17,7 @@ type Config struct {
 	// Qualified is the unmuted audio that makes a session qualified (SPEC: 60 s, IAB/Triton).
 	Qualified time.Duration `mapstructure:"qualified"`
 	// AQHMin is the unmuted audio in a quarter hour that makes an AQH person (Nielsen: 5 min).
-	// At least the longest heartbeat (10 min) below a quarter hour: see accumulators in rules.go.
+	// At most a quarter hour.
 	AQHMin time.Duration `mapstructure:"aqh_min"`
 	// StartFailureAfter: a session with no play this long after it started is a start failure.
 	StartFailureAfter time.Duration `mapstructure:"start_failure_after"`
@@ -52,8 +52,8 @@ func DefaultConfig() Config {
 	}
 }
 
-// maxHorizon bounds the horizon: listener times are milliseconds in 32 bits from a base a day
-// before the stream's first event (49 days).
+// maxHorizon bounds the horizon: listener times are milliseconds in 32 bits (49 days) from a
+// base at least a horizon before the stream's open minutes, which moves forward every 8 days.
 const maxHorizon = 14 * 24 * time.Hour
 
 // Validate names the first key that is wrong.
