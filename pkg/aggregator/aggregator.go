@@ -42,7 +42,7 @@ type metrics struct {
 	checkpoints  prometheus.Counter
 	processedAge *prometheus.GaugeVec
 	visible      prometheus.Histogram
-	rebuilds     prometheus.Counter
+	setsBuilt    prometheus.Counter
 }
 
 // New returns an Aggregator writing through conn.
@@ -55,7 +55,7 @@ func New(cfg Config, conn driver.Conn, log *slog.Logger) (*Aggregator, error) {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "earshot_aggregator_events_total",
 			Help: "Records folded into partition state."}, []string{"partition"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "earshot_aggregator_dropped_events_total",
-			Help: "Records not applied, by reason (corrupt_record, too_late, time_out_of_range, bad_played_ms); copies and late corrections are in delivery_stats."}, []string{"reason"}),
+			Help: "Records not applied, by reason (docs/operations.md); copies and late corrections are in delivery_stats."}, []string{"reason"}),
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "earshot_aggregator_rows_written_total",
 			Help: "Rows written to ClickHouse, by table."}, []string{"table"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "earshot_aggregator_consumer_lag",
@@ -70,9 +70,9 @@ func New(cfg Config, conn driver.Conn, log *slog.Logger) (*Aggregator, error) {
 		processedAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "earshot_aggregator_ingest_delay_seconds",
 			Help: "Wall clock minus the partition's ingest clock (the newest collector time it has seen: ticks and records)."}, []string{"partition"}),
 	}
-	a.m.rebuilds = prometheus.NewCounter(prometheus.CounterOpts{Name: "earshot_aggregator_minute_sets_built_total",
+	a.m.setsBuilt = prometheus.NewCounter(prometheus.CounterOpts{Name: "earshot_aggregator_minute_sets_built_total",
 		Help: "Minutes whose distinct sets were built from the listeners' minute bits, to be written."})
-	a.reg.MustRegister(a.m.rebuilds, a.m.events, a.m.dropped, a.m.rows, a.m.lag, a.m.flush, a.m.writeErrors, a.m.checkpoints, a.m.processedAge, a.m.visible,
+	a.reg.MustRegister(a.m.setsBuilt, a.m.events, a.m.dropped, a.m.rows, a.m.lag, a.m.flush, a.m.writeErrors, a.m.checkpoints, a.m.processedAge, a.m.visible,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return a, nil
 }
@@ -231,10 +231,10 @@ type worker struct {
 	raw       []chsink.RawEvent
 	// recs are decoded records not applied yet, at offsets; their byte slices alias the Kafka
 	// messages' values, which nothing reuses.
-	recs     []event.Record
-	offsets  []int64
-	dropped  map[string]uint64 // reported totals, to export deltas
-	rebuilds uint64
+	recs      []event.Record
+	offsets   []int64
+	dropped   map[string]uint64 // reported totals, to export deltas
+	setsBuilt uint64
 }
 
 func (w *worker) restore(ctx context.Context) error {
@@ -341,9 +341,9 @@ func (w *worker) flush(ctx context.Context, checkpoint bool) error {
 		b.Clocks = append(b.Clocks, window.ClockRow{Stream: c.Stream, Partition: w.partition, Version: version,
 			Clock: c.Clock, ClosedTo: c.ClosedTo, FinalTo: c.FinalTo, Closed: c.Closed})
 	}
-	if d := w.st.SetsBuilt - w.rebuilds; d > 0 {
-		a.m.rebuilds.Add(float64(d))
-		w.rebuilds = w.st.SetsBuilt
+	if d := w.st.SetsBuilt - w.setsBuilt; d > 0 {
+		a.m.setsBuilt.Add(float64(d))
+		w.setsBuilt = w.st.SetsBuilt
 	}
 	if d := w.st.Dropped["panic"] - w.dropped["panic"]; d > 0 {
 		a.log.Error("a record hit a bug and was skipped", "partition", w.partition, "records", d, "last", w.st.LastPanic)

@@ -54,8 +54,8 @@ type Stream struct {
 	// audience: late ones were applied as corrections, copies dropped, too-late ones counted
 	// and not applied.
 	Late, Duplicates, TooLate uint64
-	// FinalTo is the end of the last minute from which on every earlier minute is final
-	// (zero: none is yet).
+	// FinalTo is the end of the run of final minutes the report starts with: every figure
+	// before it is settled (zero: none is yet).
 	FinalTo        time.Time
 	DisplayedMax   uint64
 	DisplayedMaxAt time.Time

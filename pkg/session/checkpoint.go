@@ -36,19 +36,19 @@ type snapshot struct {
 }
 
 type snapStream struct {
-	ID                           string
-	Codes                        []string
-	Base                         int64
-	Live, Closed, ClockDirty     bool
-	Data, LastArrival, ClosedAt  int64
-	ClosedTo, FinalTo            int64
-	Listeners                    []byte
-	Minutes                      []*window.Minute
-	Quarters                     []snapQuarter
-	DelivMinute                  int64
-	Late, Duplicates, TooLate    uint64
-	DelivDirty                   bool
-	ListenerCount, ListenerBytes int
+	ID                          string
+	Codes                       []string
+	Base                        int64
+	Live, Closed, ClockDirty    bool
+	Data, LastArrival, ClosedAt int64
+	ClosedTo, FinalTo           int64
+	Listeners                   []byte
+	Minutes                     []*window.Minute
+	Quarters                    []snapQuarter
+	DelivMinute                 int64
+	Late, Duplicates, TooLate   uint64
+	DelivDirty                  bool
+	ListenerCount               int
 }
 
 type snapQuarter struct {

@@ -1,5 +1,7 @@
 package session
 
+import "math/bits"
+
 // index maps listener keys to table slots: open addressing with linear probing over one flat
 // array of 16-byte entries. Listener keys are keyed-hash outputs (uniform), so a multiply and a
 // shift place them; a lookup touches one cache line in the common case, where Go's map spent
@@ -79,19 +81,11 @@ func (x *index) grow() {
 	old := x.ents
 	size := max(indexMin, 2*len(old))
 	x.ents = make([]ient, size)
-	x.shift = uint(64 - bitsLen(size-1))
+	x.shift = uint(64 - bits.Len(uint(size-1)))
 	x.n = 0
 	for _, e := range old {
 		if e.slot != 0 {
 			x.put(e.key, int32(e.slot-1))
 		}
 	}
-}
-
-func bitsLen(v int) int {
-	n := 0
-	for ; v > 0; v >>= 1 {
-		n++
-	}
-	return n
 }

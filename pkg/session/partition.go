@@ -130,11 +130,7 @@ func (p *Partition) AddBatch(recs []event.Record, offsets []int64) {
 			}
 			if s != nil {
 				if h = s.tab.lookup(r.Listener); h >= 0 {
-					// Pull in the cache lines the event will touch: the slot and the log's end.
-					touch += s.tab.at(h).head.flags
-					if log := *s.tab.log(h); len(log) > 0 {
-						touch += log[len(log)-1]
-					}
+					touch += s.tab.at(h).head.flags // pull the slot's cache line in too
 				}
 			}
 		}
@@ -218,7 +214,7 @@ func (p *Partition) add(r *event.Record, offset int64, hint int32) {
 	begins := r.EventTime - int64(r.PlayedMS)
 	if s.closed || begins < s.clock(p.ingest)-p.horizon || begins < s.finalTo {
 		// Beyond the horizon (and so never the event that moves the clock).
-		s.deliv.add(p.clockMinute(s), 0, 0, 1, p.emitDelivery(s))
+		p.delivered(s, 0, 0, 1)
 		p.drop("too_late")
 		return
 	}
@@ -248,7 +244,7 @@ func (p *Partition) event(s *stream, r *event.Record, hint int32, begins int64) 
 		m.Displayed(r.DisplayedCount, r.EventTime)
 		m.Dirty = true
 		if begins < s.closedTo {
-			s.deliv.add(p.clockMinute(s), 1, 0, 0, p.emitDelivery(s))
+			p.delivered(s, 1, 0, 0)
 		}
 		return
 	}
@@ -282,11 +278,11 @@ func (p *Partition) event(s *stream, r *event.Record, hint int32, begins int64) 
 		}
 		*log = appendEv(*log, tl, &e)
 	} else if !p.insert(s, i, e) {
-		s.deliv.add(p.clockMinute(s), 0, 1, 0, p.emitDelivery(s))
+		p.delivered(s, 0, 1, 0)
 		return
 	}
 	if begins < s.closedTo {
-		s.deliv.add(p.clockMinute(s), 1, 0, 0, p.emitDelivery(s))
+		p.delivered(s, 1, 0, 0)
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"github.com/earshot/earshot/pkg/window"
 )
 
-// Deriving a listener again (docs/time.md). The hot path (Partition.listenerEvent) applies an
+// Deriving a listener again (docs/time.md). The hot path (Partition.event) applies an
 // event at once when it sorts after every event the listener has and the machine has not been
 // moved past where it begins. Any other event is put in its place in the log and the listener's
 // figures from that place on are derived again: the old derivation is subtracted, the new one
@@ -136,7 +136,7 @@ func (p *Partition) fold(s *stream, i int32, to uint32) {
 		// A listener without a live session is not moved at closes (nothing is due); bring
 		// it along, so the head never stands behind the fold.
 		if sl.head.live() {
-			panic("session: a live listener behind the stream's final minutes")
+			p.drop("bug_live_behind_fold") // closes move live listeners past every final minute
 		}
 		hd := deriv{p: p, s: s, key: sl.key, slot: i, bits: bitsNone}
 		hd.moveTo(&sl.head, to)

@@ -134,10 +134,10 @@ type deriv struct {
 	floor int64
 }
 
-func minuteOf(r uint32) int64 { return int64(r) / window.MinuteMS * window.MinuteMS }
-func quarterOf(r uint32) int64 {
-	return int64(r) / window.QuarterMS * window.QuarterMS
-}
+// minuteOf and quarterOf of a listener time: the stream's base is a quarter-hour start, so
+// relative windows line up with the absolute ones.
+func minuteOf(r uint32) int64  { return window.MinuteOf(int64(r)) }
+func quarterOf(r uint32) int64 { return window.QuarterOf(int64(r)) }
 
 // minute returns the stream's minute at relative start m for a contribution.
 func (d *deriv) minute(m int64) *window.Minute {

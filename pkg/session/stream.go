@@ -2,7 +2,6 @@ package session
 
 import (
 	"math"
-	"slices"
 	"time"
 
 	"github.com/earshot/earshot/pkg/window"
@@ -59,21 +58,24 @@ type delivery struct {
 	dirty                     bool
 }
 
-func (d *delivery) add(minute int64, late, dup, tooLate uint64, out func(delivery)) {
-	d.moveTo(minute, out)
+// delivered counts how one event of s arrived, in the minute of s's clock.
+func (p *Partition) delivered(s *stream, late, dup, tooLate uint64) {
+	p.deliveryAt(s, p.clockMinute(s))
+	d := &s.deliv
 	d.late += late
 	d.duplicates += dup
 	d.tooLate += tooLate
 	d.dirty = true
 }
 
-// moveTo starts counting at minute, handing the previous minute's counts to out.
-func (d *delivery) moveTo(minute int64, out func(delivery)) {
+// deliveryAt moves s's delivery counts to minute, writing out the previous minute's.
+func (p *Partition) deliveryAt(s *stream, minute int64) {
+	d := &s.deliv
 	if minute == d.minute {
 		return
 	}
-	if d.dirty && out != nil {
-		out(*d)
+	if d.dirty {
+		p.out.Delivery = append(p.out.Delivery, p.deliveryOut(s, *d))
 	}
 	*d = delivery{minute: minute}
 }
@@ -101,11 +103,6 @@ func (p *Partition) clockMinute(s *stream) int64 {
 		return window.MinuteOf(max(p.ingest, s.data))
 	}
 	return window.MinuteOf(s.clock(p.ingest))
-}
-
-// emitDelivery hands a minute's finished delivery counts to the output.
-func (p *Partition) emitDelivery(s *stream) func(delivery) {
-	return func(d delivery) { p.out.Delivery = append(p.out.Delivery, p.deliveryOut(s, d)) }
 }
 
 // keepBefore is how far before a stream's first event its listener times may reach: a day,
@@ -146,7 +143,7 @@ func (p *Partition) advance(s *stream) {
 		return
 	}
 	c := s.clock(p.ingest)
-	s.deliv.moveTo(window.MinuteOf(c), p.emitDelivery(s))
+	p.deliveryAt(s, window.MinuteOf(c))
 	if to := window.MinuteOf(c - p.lookback); to > s.closedTo {
 		p.closeTo(s, to)
 	}
@@ -180,9 +177,9 @@ func (p *Partition) closeTo(s *stream, to int64) {
 	s.clockDirty = true
 }
 
-// finalizeTo makes the stream's minutes up to `to` final: their sets rebuilt if they lost a
-// member as sketches, their last rows due; every listener's log folds up to `to`, and
-// listeners with nothing left in the open minutes are forgotten.
+// finalizeTo makes the stream's minutes up to `to` final (their last rows due); every
+// listener's log folds up to `to`, and listeners with nothing left in the open minutes are
+// forgotten.
 func (p *Partition) finalizeTo(s *stream, to int64) {
 	p.finalizeWindows(s, to)
 	rel := p.rel(s, to)
@@ -302,15 +299,10 @@ func (p *Partition) closeStream(s *stream) {
 	s.closed, s.closedAt, s.clockDirty = true, p.ingest, true
 }
 
-// tick moves every live stream with the ingest clock and closes idle trusted streams.
+// tick moves every live stream with the ingest clock and closes idle trusted streams. Streams
+// are independent, so the order they are visited in changes no row.
 func (p *Partition) tick() {
-	ids := make([]string, 0, len(p.streams))
-	for id := range p.streams {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids) // the same order in every replay of the partition
-	for _, id := range ids {
-		s := p.streams[id]
+	for _, s := range p.streams {
 		switch {
 		case s.closed:
 		case !s.live && p.ingest-s.lastArrival >= p.replayIdle:
@@ -329,8 +321,8 @@ func (p *Partition) collect() {
 				if !m.Final { // a final minute's sets were built when it became final
 					p.buildSets(s, m)
 				}
-				switch empty := m.Empty(); {
-				case !empty || m.Emitted:
+				// An empty minute has no row; one that had a row gets a deleting one.
+				if empty := m.Empty(); !empty || m.Emitted {
 					p.out.Minutes = append(p.out.Minutes, m)
 					m.Emitted = !empty
 				}
