@@ -69,6 +69,14 @@ java_run() {
     -cp "$libs/*" "$@"
 }
 
+launch() {
+  log "starting broker on 127.0.0.1:$port"
+  java_run kafka.Kafka "$kdir/server.properties" >"$kdir/logs/stdout.log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+}
+
+last_logs() { tail -n 30 "$kdir/logs/stdout.log" "$kdir/logs/server.log" >&2 || true; }
+
 start() {
   install
   if running; then
@@ -79,16 +87,28 @@ start() {
       (java_run kafka.tools.StorageTool format -t "$cluster_id" -c "$kdir/server.properties" -g) >"$kdir/logs/format.log" 2>&1 ||
         { cat "$kdir/logs/format.log" >&2; exit 1; }
     fi
-    log "starting broker on 127.0.0.1:$port"
-    java_run kafka.Kafka "$kdir/server.properties" >"$kdir/logs/stdout.log" 2>&1 </dev/null &
-    echo $! >"$pidfile"
+    launch
   fi
-  # Readiness is a real metadata request (kafka-go), not a port probe.
-  if ! (cd "$root" && go run ./deploy/local/kafkaready -addr "127.0.0.1:$port" -timeout 90s); then
-    log "broker did not become ready; last log lines:"
-    tail -n 30 "$kdir/logs/stdout.log" "$kdir/logs/server.log" >&2 || true
-    exit 1
-  fi
+  # Readiness is a real metadata request (kafka-go), not a port probe. It is asked in short
+  # rounds so that a broker that exits while starting (a restart racing the previous process
+  # for its ports, a JVM that could not start) is seen at once and launched again, instead of
+  # being waited on for the whole timeout with nothing said about why.
+  (cd "$root" && go build -o "$kdir/kafkaready" ./deploy/local/kafkaready)
+  local deadline=$(($(date +%s) + 90)) attempt=1
+  until "$kdir/kafkaready" -addr "127.0.0.1:$port" -timeout 5s 2>/dev/null; do
+    if ! running; then
+      log "broker exited while starting (attempt $attempt); last log lines:"
+      last_logs
+      if [ "$attempt" -ge 3 ]; then exit 1; fi
+      attempt=$((attempt + 1))
+      sleep 2
+      launch
+    elif [ "$(date +%s)" -ge "$deadline" ]; then
+      log "broker did not become ready in 90 s; last log lines:"
+      last_logs
+      exit 1
+    fi
+  done
   log "ready"
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -231,8 +232,11 @@ type worker struct {
 	raw       []chsink.RawEvent
 	// recs are decoded records not applied yet, at offsets; their byte slices alias the Kafka
 	// messages' values, which nothing reuses.
-	recs      []event.Record
-	offsets   []int64
+	recs    []event.Record
+	offsets []int64
+	values  [][]byte // the records' Kafka values, for dead letters
+	// dead are the records refused since the last flush, with their values.
+	dead      []chsink.DeadLetter
 	dropped   map[string]uint64 // reported totals, to export deltas
 	setsBuilt uint64
 }
@@ -285,12 +289,13 @@ func (w *worker) add(m kafkago.Message) {
 	if err := event.DecodeRecord(m.Value, r); err != nil {
 		w.recs = w.recs[:len(w.recs)-1]
 		w.a.m.dropped.WithLabelValues("corrupt_record").Inc()
-		w.a.log.Warn("corrupt record", "partition", w.partition, "offset", m.Offset, "err", err)
 		w.apply()
 		w.st.Offset = m.Offset
+		w.deadLetter(m.Offset, "corrupt_record", err.Error(), m.Value)
 		return
 	}
 	w.offsets = append(w.offsets, m.Offset)
+	w.values = append(w.values, m.Value)
 	if w.a.cfg.RawEvents && !r.Type.Control() {
 		w.raw = append(w.raw, chsink.RawEvent{Partition: w.partition, Offset: m.Offset, Record: *r})
 	}
@@ -303,7 +308,27 @@ func (w *worker) apply() {
 	}
 	w.st.AddBatch(w.recs, w.offsets)
 	w.a.m.events.WithLabelValues(w.label).Add(float64(len(w.recs)))
-	w.recs, w.offsets = w.recs[:0], w.offsets[:0]
+	// The records the partition refused become dead letters now, while their values are at hand.
+	for _, r := range w.st.TakeRefused() {
+		i, _ := slices.BinarySearch(w.offsets, r.Offset)
+		var v []byte
+		if i < len(w.offsets) && w.offsets[i] == r.Offset {
+			v = w.values[i]
+		}
+		w.deadLetter(r.Offset, r.Reason, r.Detail, v)
+	}
+	clear(w.values) // they alias Kafka messages: let them go
+	w.recs, w.offsets, w.values = w.recs[:0], w.offsets[:0], w.values[:0]
+}
+
+// deadLetter keeps a refused record for the dead-letter table, with a copy of at most
+// chsink.MaxDeadLetterBytes of its value.
+func (w *worker) deadLetter(offset int64, reason, detail string, value []byte) {
+	w.a.log.Warn("record refused; written to dead_letters", "partition", w.partition, "offset", offset, "reason", reason,
+		"detail", detail)
+	w.dead = append(w.dead, chsink.DeadLetter{Topic: w.a.cfg.Kafka.Topic, Partition: w.partition, Offset: offset,
+		Reason: reason, Detail: detail, Value: slices.Clone(value[:min(len(value), chsink.MaxDeadLetterBytes)]),
+		SeenAt: time.Now()})
 }
 
 // flush writes everything emitted since the last flush, retrying until ClickHouse takes it or
@@ -312,7 +337,7 @@ func (w *worker) flush(ctx context.Context, checkpoint bool) error {
 	a := w.a
 	out := w.st.TakeOutput()
 	version := uint64(max(w.st.Offset, 0))
-	b := chsink.Batch{Listeners: out.Listeners, Raw: w.raw}
+	b := chsink.Batch{Listeners: out.Listeners, Raw: w.raw, DeadLetters: w.dead}
 	var closedAt []time.Time
 	for _, m := range out.Minutes {
 		r, err := m.Row(w.partition, version)
@@ -369,8 +394,9 @@ func (w *worker) flush(ctx context.Context, checkpoint bool) error {
 		a.m.rows.WithLabelValues("delivery_stats").Add(float64(len(b.Delivery)))
 		a.m.rows.WithLabelValues("stream_clocks").Add(float64(len(b.Clocks)))
 		a.m.rows.WithLabelValues("events_raw").Add(float64(len(b.Raw)))
+		a.m.rows.WithLabelValues("dead_letters").Add(float64(len(b.DeadLetters)))
 	}
-	w.raw = w.raw[:0]
+	w.raw, w.dead = w.raw[:0], w.dead[:0]
 	w.st.Recycle(out)
 	if !checkpoint || w.st.Offset < 0 || w.st.Offset+1 == w.next {
 		return nil

@@ -42,26 +42,43 @@ type RawEvent struct {
 	Record    event.Record
 }
 
+// DeadLetter is a Kafka record the aggregator could not apply (dead_letters).
+type DeadLetter struct {
+	Topic          string
+	Partition      uint16
+	Offset         int64
+	Reason, Detail string
+	// Value is the record as it was in Kafka, up to MaxDeadLetterBytes.
+	Value  []byte
+	SeenAt time.Time
+}
+
+// MaxDeadLetterBytes bounds the record bytes kept with a dead letter: records are ~100 bytes,
+// and a hostile one must not make a row as large as Kafka allows.
+const MaxDeadLetterBytes = 4 << 10
+
 // Batch is everything one flush writes.
 type Batch struct {
-	Minutes   []window.MinuteRow
-	Quarters  []window.QuarterRow
-	Listeners window.ListenerRows
-	Delivery  []window.DeliveryRow
-	Clocks    []window.ClockRow
-	Raw       []RawEvent
+	Minutes     []window.MinuteRow
+	Quarters    []window.QuarterRow
+	Listeners   window.ListenerRows
+	Delivery    []window.DeliveryRow
+	Clocks      []window.ClockRow
+	Raw         []RawEvent
+	DeadLetters []DeadLetter
 }
 
 // Rows is the number of rows in b.
 func (b *Batch) Rows() int {
-	return len(b.Minutes) + len(b.Quarters) + len(b.Listeners.Rows) + len(b.Delivery) + len(b.Clocks) + len(b.Raw)
+	return len(b.Minutes) + len(b.Quarters) + len(b.Listeners.Rows) + len(b.Delivery) + len(b.Clocks) + len(b.Raw) +
+		len(b.DeadLetters)
 }
 
 // Write inserts b. Listener rows go before minute rows, so a reader who sees a minute also
 // sees its distinct states; clock rows go last, so a reader who sees a stream's rows final
 // up to a time sees those rows.
 func (s *Sink) Write(ctx context.Context, b *Batch) error {
-	for _, w := range []func(context.Context, *Batch) error{s.listeners, s.minutes, s.quarters, s.delivery, s.raw, s.clocks} {
+	for _, w := range []func(context.Context, *Batch) error{s.listeners, s.minutes, s.quarters, s.delivery, s.raw, s.deadLetters, s.clocks} {
 		if err := w(ctx, b); err != nil {
 			return err
 		}
@@ -106,7 +123,7 @@ func (s *Sink) minutes(ctx context.Context, batch *Batch) error {
 			r.ConnectedPerSec, r.HearingPerSec,
 			r.Joins, r.Leaves, r.Timeouts, r.Plays, r.StartFailures, r.Errors, r.ErrorsByCode,
 			r.PlayedMS, r.MutedMS, r.StalledMS, r.Qualified,
-			b2u(r.HasDisplayed), r.DisplayedMax, r.DisplayedLast, r.DisplayedLastAt)
+			b2u(r.HasDisplayed), r.DisplayedMax, r.DisplayedLast, r.DisplayedLastAt, r.PlayedTrimmedMS)
 	})
 }
 
@@ -151,6 +168,15 @@ func (s *Sink) raw(ctx context.Context, batch *Batch) error {
 		return b.Append(string(r.StreamID), time.UnixMilli(r.EventTime).UTC(), time.UnixMilli(r.ReceivedAt).UTC(), r.Type.String(),
 			r.Listener, r.Fingerprint, r.PlayedMS, r.StalledMS, b2u(r.Muted()), string(r.ErrorCode), r.DisplayedCount,
 			r.Flags, e.Partition, uint64(e.Offset))
+	})
+}
+
+func (s *Sink) deadLetters(ctx context.Context, batch *Batch) error {
+	rows := batch.DeadLetters
+	return s.batches(ctx, "dead_letters", len(rows), func(b driver.Batch, i int) error {
+		d := &rows[i]
+		v := d.Value[:min(len(d.Value), MaxDeadLetterBytes)]
+		return b.Append(d.Topic, d.Partition, d.Offset, d.Reason, d.Detail, string(v), d.SeenAt.UTC())
 	})
 }
 

@@ -53,6 +53,7 @@ type Partition struct {
 	SetsBuilt uint64
 
 	out      Output
+	refused  []Refused            // since the last TakeRefused
 	spare    []window.ListenerRow // recycled listener-row storage
 	hints    []int32              // AddBatch's slots
 	touch    uint8                // keeps AddBatch's prefetching reads alive
@@ -68,6 +69,15 @@ type Output struct {
 	Listeners window.ListenerRows
 	Delivery  []Delivery
 	Clocks    []Clock
+}
+
+// Refused is a record the partition could not apply as an event: not a late or duplicate one
+// (those are figures' business) but one that is wrong in itself — impossible times, an unknown
+// type, an end from an untrusted token — or that hit a bug. It goes to the dead-letter table
+// with its offset, so that it can be examined and replayed, and the partition moves on.
+type Refused struct {
+	Offset         int64
+	Reason, Detail string
 }
 
 // QuarterCount is one stream's AQH persons for one quarter hour in this partition.
@@ -184,13 +194,13 @@ func (p *Partition) check(r *event.Record) string {
 func (p *Partition) add(r *event.Record, offset int64, hint int32) {
 	defer func() {
 		if x := recover(); x != nil {
-			p.drop("panic")
 			p.LastPanic = fmt.Sprintf("offset %d: %v", offset, x)
+			p.refuse(offset, "panic", fmt.Sprint(x))
 		}
 	}()
 	p.Offset, p.seq = offset, 0
 	if why := p.check(r); why != "" {
-		p.drop(why)
+		p.refuse(offset, why, describe(r))
 		return
 	}
 	p.ingest = max(p.ingest, r.ReceivedAt)
@@ -200,7 +210,7 @@ func (p *Partition) add(r *event.Record, offset int64, hint int32) {
 		return
 	case event.TypeEnd:
 		if r.Flags&event.FlagTrustedTime == 0 {
-			p.drop("untrusted_end") // collectors write ends for trusted tokens only
+			p.refuse(offset, "untrusted_end", describe(r)) // collectors write ends for trusted tokens only
 			return
 		}
 		p.closeStream(p.streamFor(r.StreamID, r.EventTime))
@@ -306,6 +316,19 @@ func (p *Partition) corrupt(s *stream, i int32) {
 }
 
 func (p *Partition) drop(reason string) { p.Dropped[reason]++ }
+
+// refuse drops the record at offset for a reason that makes it a dead letter.
+func (p *Partition) refuse(offset int64, reason, detail string) {
+	p.drop(reason)
+	p.refused = append(p.refused, Refused{Offset: offset, Reason: reason, Detail: detail})
+}
+
+// describe says what a refused record claims, for the dead letter's detail. Times are printed as
+// numbers: they may be anything.
+func describe(r *event.Record) string {
+	return fmt.Sprintf("type %d, flags %#x, stream %q, event time %d, received %d, played %d ms",
+		r.Type, r.Flags, r.StreamID, r.EventTime, r.ReceivedAt, r.PlayedMS)
+}
 
 // rel is x (unix ms) relative to the stream's base, clamped into the uint32 range.
 func (p *Partition) rel(s *stream, x int64) uint32 {
@@ -433,6 +456,14 @@ func (p *Partition) Recycle(o Output) {
 	if cap(o.Listeners.Rows) > cap(p.spare) {
 		p.spare = o.Listeners.Rows[:0]
 	}
+}
+
+// TakeRefused returns the records refused since the last call (a dead letter each), and
+// forgets them.
+func (p *Partition) TakeRefused() []Refused {
+	r := p.refused
+	p.refused = p.refused[:0:0]
+	return r
 }
 
 // TakeOutput returns what was emitted since the last call, corrections included.

@@ -316,14 +316,37 @@ func (d *deriv) apply(st *lstate, e *ev) {
 		}
 		if e.played > 0 {
 			st.flags |= stPlayed // audio was rendered, muted or not: the session started
-			if e.muted {
-				d.muted(e)
-			} else {
-				d.audio(st, e)
+			if a := d.trim(st, e); a.b < a.t {
+				if a.muted {
+					d.muted(&a)
+				} else {
+					d.audio(st, &a)
+				}
 			}
 		}
 	}
 	st.last = max(st.last, e.t)
+}
+
+// trim returns the part of heartbeat e's interval [b, t) that the listener's session has not
+// reported yet, and how many ms it cut. played_ms is audio rendered since the previous
+// heartbeat, so a heartbeat's interval cannot reach back before the latest ts the live session
+// already reported: whatever does is an overlap — a second device on the account, a player
+// bug, or a forged stack of heartbeats, which without this would count the same seconds again
+// in played_ms, hearing, AQH and qualified. The cut is counted (played_trimmed_ms), never
+// heard. It depends only on the listener's events: the machine applies them in one order
+// whatever their delivery.
+func (d *deriv) trim(st *lstate, e *ev) ev {
+	a := *e
+	if st.last > a.b {
+		a.b = min(st.last, a.t)
+	}
+	a.played = a.t - a.b
+	cut := e.played - a.played
+	if cut > 0 && d.counting() {
+		d.minute(minuteOf(e.t)).TrimmedMS += int64(cut) * d.sign
+	}
+	return a
 }
 
 func (d *deriv) muted(e *ev) {

@@ -323,9 +323,10 @@ func TestOverlappingHeartbeatsCountOncePerSecond(t *testing.T) {
 			t.Fatalf("second %d: %d hearing, want %d (all: %v)", s, m0.HearingPerSec[s], want, m0.HearingPerSec)
 		}
 	}
-	// played_ms is what clients reported, overlap included.
-	if m0.PlayedMS != 30_000 {
-		t.Fatalf("played %d", m0.PlayedMS)
+	// a's second heartbeat covers [15,25) but a already reported up to 20: [20,25) counts, the
+	// overlap [15,20) is trimmed. Played: a 10000 + 5000, b 10000.
+	if m0.PlayedMS != 25_000 || m0.PlayedTrimmedMS != 5_000 {
+		t.Fatalf("played %d, trimmed %d; want 25000, 5000", m0.PlayedMS, m0.PlayedTrimmedMS)
 	}
 }
 

@@ -413,14 +413,19 @@ var specCases = []specCase{
 	// a (one account, two devices): join 0; device 1 heartbeats at 10000..60000 (6 × p10000) →
 	// [0, 60000); device 2 heartbeats at 15000..65000 (6 × p10000) → [5000, 65000); leave 66000.
 	// One session [0, 66000) (every heartbeat begins inside it).
-	// minute 0: played = device 1 60000 + device 2 [5000,60000) 55000 = 115000 (> 60000: devices add
-	//   up); hearing 1 listener; per second the union [0, 65000) → 1 at every second (never 2).
-	//   Qualified: running sum in begin order 0:10k, 5000:20k, 10000:30k, 15000:40k, 20000:50k,
-	//   25000 (device 2's hb at ts 35000): 60k → reached at ts 35000 → minute 0.
-	// minute 1: [60000, 65000) from device 2 → 5000; hearing s0..4; connected s0..5 (65.5 < 66); leaves 1.
+	// Begin order: d1@10000 [0,10000), d2@15000 [5000,15000), d1@20000 [10000,20000), d2@25000, …
+	// Each heartbeat after the first begins 5000 before the previous event's ts, so its audio is
+	// trimmed to [previous ts, ts): 5000 counted, 5000 cut (played_trimmed_ms, in its ts's minute).
+	// The listener heard the union [0, 65000): minute 0 played 60000, minute 1 5000.
+	// Cuts by ts minute: minute 0 d2@15k,25k,35k,45k,55k and d1@20k,30k,40k,50k → 9 × 5000 = 45000;
+	//   minute 1 d1@60000 (audio [55000,60000), in minute 0) and d2@65000 → 10000.
+	// Qualified: running sum in begin order 10k, 15k, 20k, … reaches 60000 at the 11th heartbeat,
+	//   d1@60000 → minute 1.
+	// minute 0: hearing 1 listener; per second the union → 1 at every second (never 2).
+	// minute 1: [60000, 65000) → 5000; hearing s0..4; connected s0..5 (65.5 < 66); leaves 1.
 	{
-		Name: "two devices on one account: 115000 ms in a minute, heard once per second",
-		Why:  "metrics.md Per minute: hearing sums the listener's unmuted heartbeats (two devices on one account add up); peak hearing counts a listener once per second; SPEC: a listener counts once per second",
+		Name: "two devices on one account: the overlap is trimmed, heard once per second",
+		Why:  "SPEC: played_ms is audio rendered since the previous heartbeat, a listener counts once per second; metrics.md Per minute: overlapping audio of one listener is trimmed (played_trimmed_ms)",
 		Events: hcList(
 			hcJoin("a1", "a", 0),
 			hcBeats("d1-", "a", 10000, 60000, 10000, 0),
@@ -428,14 +433,38 @@ var specCases = []specCase{
 			hcLeave("a2", "a", 66000),
 		),
 		Minutes: map[int]specMinute{
-			0: {Connected: 1, Hearing: 1, Qualified: 1, QualifiedSessions: 1, PeakConcurrent: 1, PeakHearing: 1,
+			0: {Connected: 1, Hearing: 1, PeakConcurrent: 1, PeakHearing: 1,
 				ConnectedPerSec: hcSecs(60, 1), HearingPerSec: hcSecs(60, 1),
-				Joins: 1, PlayedMS: 115000},
-			1: {Connected: 1, Hearing: 1, PeakConcurrent: 1, PeakHearing: 1,
+				Joins: 1, PlayedMS: 60000, TrimmedMS: 45000},
+			1: {Connected: 1, Hearing: 1, Qualified: 1, QualifiedSessions: 1, PeakConcurrent: 1, PeakHearing: 1,
 				ConnectedPerSec: hcSecs(6, 1, 54, 0), HearingPerSec: hcSecs(5, 1, 55, 0),
-				Leaves: 1, PlayedMS: 5000},
+				Leaves: 1, PlayedMS: 5000, TrimmedMS: 10000},
 		},
 		Cume: &specCume{Connected: 1, Hearing: 1, Qualified: 1},
+	},
+
+	// a forged stack: join 0, then six heartbeats 200 ms apart (ts 10000, 10200, …, 11000), each
+	// claiming played 10000. Begin order = ts order (begins 0, 200, …, 1000). The first counts
+	// [0, 10000); each later one begins before the previous ts, so only [previous ts, ts) = 200 ms
+	// counts and 9800 are cut: played 10000 + 5 × 200 = 11000, trimmed 49000. Without the trim the
+	// session would have 60000 ms and be qualified; it is not.
+	// Session [0, 71000) (last 11000 + 60 s): minute 0 connected all 60 s, hearing s0..10;
+	// minute 1 connected s0..10 (70.5 < 71), timeouts 1.
+	{
+		Name: "stacked heartbeats count the time since the previous one, not their sum",
+		Why:  "SPEC: played_ms is audio rendered since the previous heartbeat; metrics.md Per minute: overlaps are trimmed (played_trimmed_ms), so stacking cannot make a listener hearing or qualified",
+		Events: hcList(
+			hcJoin("a1", "a", 0),
+			hcHB("s1", "a", 10000, 10000), hcHB("s2", "a", 10200, 10000), hcHB("s3", "a", 10400, 10000),
+			hcHB("s4", "a", 10600, 10000), hcHB("s5", "a", 10800, 10000), hcHB("s6", "a", 11000, 10000),
+		),
+		Minutes: map[int]specMinute{
+			0: {Connected: 1, Hearing: 1, PeakConcurrent: 1, PeakHearing: 1,
+				ConnectedPerSec: hcSecs(60, 1), HearingPerSec: hcSecs(11, 1, 49, 0),
+				Joins: 1, PlayedMS: 11000, TrimmedMS: 49000},
+			1: {Connected: 1, PeakConcurrent: 1, ConnectedPerSec: hcSecs(11, 1, 49, 0), Timeouts: 1},
+		},
+		Cume: &specCume{Connected: 1, Hearing: 1},
 	},
 
 	// a: one heartbeat at 70000 with played 45000, no join. The session starts where its audio
@@ -482,12 +511,14 @@ var specCases = []specCase{
 	// a: join 0; hb 10000 p10000 [0,10000); hb 30000 p10000 [20000,30000); hb 32000 p15000
 	// [17000,32000) — begins before the previous event's ts (30000); leave 40000.
 	// Begin order: join 0, hb@10000 (0), hb@32000 (17000), hb@30000 (20000), leave 40000: one session [0, 40000).
-	// minute 0: played 10000+10000+15000 = 35000 (sum, overlaps included); per-second hearing is the
+	// hb@30000 begins at 20000, before the previous event's ts 32000: trimmed to [32000, 30000),
+	// nothing; its 10000 are cut (minute 0).
+	// minute 0: played 10000+15000 = 25000, trimmed 10000; per-second hearing is the
 	// union [0,10000) ∪ [17000,32000): s0..9 and s17..31 (15 s) — [20000,30000) not counted twice.
 	// connected s0..39; joins 1, leaves 1.
 	{
 		Name: "heartbeat whose audio begins before the previous event's ts",
-		Why:  "metrics.md Sessions (order by where events begin) and Per minute: hearing sums overlaps, peak hearing uses the union of intervals",
+		Why:  "metrics.md Sessions (order by where events begin) and Per minute: overlaps are trimmed, peak hearing uses the union of intervals",
 		Events: hcList(
 			hcJoin("a1", "a", 0),
 			hcHB("a2", "a", 10000, 10000), hcHB("a3", "a", 30000, 10000), hcHB("a4", "a", 32000, 15000),
@@ -496,7 +527,7 @@ var specCases = []specCase{
 		Minutes: map[int]specMinute{
 			0: {Connected: 1, Hearing: 1, PeakConcurrent: 1, PeakHearing: 1,
 				ConnectedPerSec: hcSecs(40, 1, 20, 0), HearingPerSec: hcSecs(10, 1, 7, 0, 15, 1, 28, 0),
-				Joins: 1, Leaves: 1, PlayedMS: 35000},
+				Joins: 1, Leaves: 1, PlayedMS: 25000, TrimmedMS: 10000},
 		},
 		Cume: &specCume{Connected: 1, Hearing: 1},
 	},
@@ -935,7 +966,8 @@ var specCases = []specCase{
 	// Qualified: running sum in that order: A 50000, B 125000 ≥ 60000 → at B, ts 130000 → minute 2.
 	// (In ts order, A + C = 60000 would reach it at ts 70000, minute 1: this case pins "in the order above".)
 	// minute 0: audio A 50000 + B [55000,60000) 5000 = 55000; hearing s0..49, s55..59.
-	// minute 1: B [60000,120000) 60000 + C 10000 = 70000; hearing every second (once).
+	// C begins at 60000, before the previous event's ts (B, 130000): trimmed to nothing, 10000 cut.
+	// minute 1: B [60000,120000) 60000, trimmed 10000 (C's ts); hearing every second (once).
 	// minute 2: B [120000,130000) 10000, s0..9; qualified 1. minute 3: connected s0..9; timeouts 1.
 	{
 		Name: "qualified is reached in begin order, at the heartbeat's ts",
@@ -949,7 +981,7 @@ var specCases = []specCase{
 				ConnectedPerSec: hcSecs(60, 1), HearingPerSec: hcSecs(50, 1, 5, 0, 5, 1),
 				Joins: 1, PlayedMS: 55000},
 			1: {Connected: 1, Hearing: 1, PeakConcurrent: 1, PeakHearing: 1,
-				ConnectedPerSec: hcSecs(60, 1), HearingPerSec: hcSecs(60, 1), PlayedMS: 70000},
+				ConnectedPerSec: hcSecs(60, 1), HearingPerSec: hcSecs(60, 1), PlayedMS: 60000, TrimmedMS: 10000},
 			2: {Connected: 1, Hearing: 1, Qualified: 1, QualifiedSessions: 1, PeakConcurrent: 1, PeakHearing: 1,
 				ConnectedPerSec: hcSecs(60, 1), HearingPerSec: hcSecs(10, 1, 50, 0), PlayedMS: 10000},
 			3: {Connected: 1, PeakConcurrent: 1, ConnectedPerSec: hcSecs(10, 1, 50, 0), Timeouts: 1},
@@ -1092,8 +1124,8 @@ var specCases = []specCase{
 	},
 
 	// Copies of a two-device session, 3 × each heartbeat: the two-device case above with every
-	// heartbeat tripled must give exactly its figures (played 115000 / 5000, not 345000 / 15000;
-	// qualified once, at ts 35000).
+	// heartbeat tripled must give exactly its figures (played 60000 / 5000, trimmed 45000 / 10000 —
+	// copies are not overlaps; qualified once, at ts 60000).
 	{
 		Name: "duplicates: tripled heartbeats of two devices count once",
 		Why:  "SPEC Time, late events and duplicates: copies count once; metrics.md Sessions: Duplicates",
@@ -1106,27 +1138,28 @@ var specCases = []specCase{
 			hcLeave("a2", "a", 66000), hcLeave("a2", "a", 66000),
 		),
 		Minutes: map[int]specMinute{
-			0: {Connected: 1, Hearing: 1, Qualified: 1, QualifiedSessions: 1, PeakConcurrent: 1, PeakHearing: 1,
+			0: {Connected: 1, Hearing: 1, PeakConcurrent: 1, PeakHearing: 1,
 				ConnectedPerSec: hcSecs(60, 1), HearingPerSec: hcSecs(60, 1),
-				Joins: 1, PlayedMS: 115000},
-			1: {Connected: 1, Hearing: 1, PeakConcurrent: 1, PeakHearing: 1,
+				Joins: 1, PlayedMS: 60000, TrimmedMS: 45000},
+			1: {Connected: 1, Hearing: 1, Qualified: 1, QualifiedSessions: 1, PeakConcurrent: 1, PeakHearing: 1,
 				ConnectedPerSec: hcSecs(6, 1, 54, 0), HearingPerSec: hcSecs(5, 1, 55, 0),
-				Leaves: 1, PlayedMS: 5000},
+				Leaves: 1, PlayedMS: 5000, TrimmedMS: 10000},
 		},
 		Cume: &specCume{Connected: 1, Hearing: 1, Qualified: 1},
 	},
 
 	// a: two heartbeats with the same fields (ts 10000, played 10000) but different ids a1, a2 →
-	// two distinct events, not copies: played 20000 in minute 0 (both count), per-second hearing
-	// s0..9 once; session [0, 15000) ended by leave 15000 → connected s0..14; leaves 1.
+	// two distinct events, not copies: the second covers what the first reported, so it is trimmed
+	// (played 10000, trimmed 10000 in minute 0); per-second hearing s0..9 once; session [0, 15000)
+	// ended by leave 15000 → connected s0..14; leaves 1.
 	{
 		Name:   "same fields, different event ids: two events, not copies",
-		Why:    "SPEC Time, late events and duplicates: copies are identified by (stream_id, listener_id, event_id), not by content; metrics.md Per minute: hearing sums heartbeats",
+		Why:    "SPEC Time, late events and duplicates: copies are identified by (stream_id, listener_id, event_id), not by content; metrics.md Per minute: overlaps are trimmed and counted",
 		Events: hcList(hcHB("a1", "a", 10000, 10000), hcHB("a2", "a", 10000, 10000), hcLeave("a3", "a", 15000)),
 		Minutes: map[int]specMinute{
 			0: {Connected: 1, Hearing: 1, PeakConcurrent: 1, PeakHearing: 1,
 				ConnectedPerSec: hcSecs(15, 1, 45, 0), HearingPerSec: hcSecs(10, 1, 50, 0),
-				Leaves: 1, PlayedMS: 20000},
+				Leaves: 1, PlayedMS: 10000, TrimmedMS: 10000},
 		},
 		Cume: &specCume{Connected: 1, Hearing: 1},
 	},
@@ -1213,14 +1246,17 @@ var specCases = []specCase{
 	// a: session 1: hb 60000 p60000 [0, 60000) → reaches 60000 at ts 60000 → qualified in minute 1;
 	//    leave 61000 → session 1 [0, 61000).
 	//    session 2: hb 100000 p39000 [61000, 100000) begins at the leave's ms; by ts the leave (61000)
-	//    comes first → new session at 61000; a second device's hb 110000 p40000 [70000, 110000):
-	//    39000 + 40000 = 79000 ≥ 60000 at ts 110000 → qualified in minute 1 too; leave 111000.
+	//    comes first → new session at 61000; a second device's hb 110000 p40000 [70000, 110000)
+	//    begins before the previous ts 100000: trimmed to [100000, 110000), 30000 cut; session 2's
+	//    audio 39000 + 10000 = 49000 < 60000: not qualified (without the trim the overlap would
+	//    have qualified it); leave 111000.
 	// minute 0: connected, heard every second; played 60000.
-	// minute 1: connected [60000, 111000) → s0..50 (110.5 < 111); audio 39000 + 40000 = 79000, union
-	//   [61000, 110000) → s1..49; leaves 2; qualified set {a} = 1, qualified sessions 2.
+	// minute 1: connected [60000, 111000) → s0..50 (110.5 < 111); audio 49000, trimmed 30000, union
+	//   [61000, 110000) → s1..49; leaves 2; qualified set {a} = 1 (session 1, at ts 60000),
+	//   qualified sessions 1.
 	{
-		Name: "two qualified sessions of one listener in one minute: Qualified 1, QualifiedSessions 2",
-		Why:  "metrics.md Per minute: qualified counts sessions; the listener is in the minute's qualified set (once)",
+		Name: "a second device's overlapping audio does not qualify a session",
+		Why:  "metrics.md Per minute: qualified counts sessions whose unmuted audio reaches 60 s; overlaps are trimmed, not counted twice",
 		Events: hcList(
 			hcHB("a1", "a", 60000, 60000), hcLeave("a2", "a", 61000),
 			hcHB("a3", "a", 100000, 39000), hcHB("a4", "a", 110000, 40000), hcLeave("a5", "a", 111000),
@@ -1228,9 +1264,9 @@ var specCases = []specCase{
 		Minutes: map[int]specMinute{
 			0: {Connected: 1, Hearing: 1, PeakConcurrent: 1, PeakHearing: 1,
 				ConnectedPerSec: hcSecs(60, 1), HearingPerSec: hcSecs(60, 1), PlayedMS: 60000},
-			1: {Connected: 1, Hearing: 1, Qualified: 1, QualifiedSessions: 2, PeakConcurrent: 1, PeakHearing: 1,
+			1: {Connected: 1, Hearing: 1, Qualified: 1, QualifiedSessions: 1, PeakConcurrent: 1, PeakHearing: 1,
 				ConnectedPerSec: hcSecs(51, 1, 9, 0), HearingPerSec: hcSecs(1, 0, 49, 1, 10, 0),
-				Leaves: 2, PlayedMS: 79000},
+				Leaves: 2, PlayedMS: 49000, TrimmedMS: 30000},
 		},
 		Cume: &specCume{Connected: 1, Hearing: 1, Qualified: 1},
 	},

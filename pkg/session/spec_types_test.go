@@ -47,6 +47,7 @@ type specMinute struct {
 	Plays, Errors, StartFailures   int
 	ErrorsByCode                   map[string]int // nil: no errors
 	PlayedMS, MutedMS, StalledMS   int64
+	TrimmedMS                      int64 // played_trimmed_ms
 	// HasDisplayed with DisplayedMax and DisplayedLast: the platform's counter in the minute.
 	HasDisplayed                bool
 	DisplayedMax, DisplayedLast int64
@@ -147,6 +148,7 @@ func specDiff(r window.MinuteRow, w specMinute) []string {
 	chk("start failures", int64(r.StartFailures), int64(w.StartFailures))
 	chk("played_ms", int64(r.PlayedMS), w.PlayedMS)
 	chk("muted_ms", int64(r.MutedMS), w.MutedMS)
+	chk("played_trimmed_ms", int64(r.PlayedTrimmedMS), w.TrimmedMS)
 	chk("stalled_ms", int64(r.StalledMS), w.StalledMS)
 	if len(r.ErrorsByCode) != len(w.ErrorsByCode) {
 		out = append(out, fmt.Sprintf("errors by code %v, want %v", r.ErrorsByCode, w.ErrorsByCode))

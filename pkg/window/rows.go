@@ -28,6 +28,7 @@ type MinuteRow struct {
 	Joins, Leaves, Timeouts, Plays, StartFailures, Errors uint64
 	ErrorsByCode                                          map[string]uint64
 	PlayedMS, MutedMS, StalledMS                          uint64
+	PlayedTrimmedMS                                       uint64
 	Qualified                                             uint64
 
 	HasDisplayed                bool
@@ -136,6 +137,7 @@ func (m *Minute) Row(partition uint16, version uint64) (MinuteRow, error) {
 	r.Joins, r.Leaves, r.Timeouts = u("joins", m.Joins), u("leaves", m.Leaves), u("timeouts", m.Timeouts)
 	r.Plays, r.StartFailures, r.Errors = u("plays", m.Plays), u("start_failures", m.StartFailures), u("errors", m.Errors)
 	r.PlayedMS, r.MutedMS, r.StalledMS = u("played_ms", m.PlayedMS), u("muted_ms", m.MutedMS), u("stalled_ms", m.StalledMS)
+	r.PlayedTrimmedMS = u("played_trimmed_ms", m.TrimmedMS)
 	r.Qualified = u("qualified", m.Qualified)
 	r.ErrorsByCode = make(map[string]uint64, len(m.ErrorsByCode))
 	for code, n := range m.ErrorsByCode {

@@ -66,6 +66,9 @@ type Minute struct {
 	Errors                                        int64
 	ErrorsByCode                                  map[string]int64
 	PlayedMS, MutedMS, StalledMS                  int64
+	// TrimmedMS: heartbeat ms not counted because they overlapped what the listener's session
+	// had already reported (session: trim).
+	TrimmedMS int64
 	// Qualified counts sessions that reached the qualified threshold in this minute.
 	Qualified int64
 
@@ -135,7 +138,7 @@ func (m *Minute) Empty() bool {
 		return false
 	}
 	for _, c := range [...]int64{m.Joins, m.Leaves, m.Timeouts, m.Plays, m.StartFailures, m.Errors,
-		m.PlayedMS, m.MutedMS, m.StalledMS, m.Qualified} {
+		m.PlayedMS, m.MutedMS, m.StalledMS, m.TrimmedMS, m.Qualified} {
 		if c != 0 {
 			return false
 		}
