@@ -10,6 +10,43 @@
 
 ALTER TABLE minute_stats ADD COLUMN IF NOT EXISTS played_trimmed_ms UInt64 DEFAULT 0;
 
+-- stream_minutes as in version 3, with played_trimmed_ms last (readers that name columns or
+-- read them in order keep working).
+CREATE OR REPLACE VIEW stream_minutes AS
+SELECT
+    stream_id,
+    minute,
+    sum(s.connected)                                                          AS connected,
+    greatest(0, sum(s.connected) - 1.959964 * sqrt(sum(pow((s.connected_hi - s.connected_lo) / 3.919928, 2)))) AS connected_lo,
+    sum(s.connected) + 1.959964 * sqrt(sum(pow((s.connected_hi - s.connected_lo) / 3.919928, 2)))              AS connected_hi,
+    min(s.connected_exact)                                                    AS connected_exact,
+    sum(s.hearing)                                                            AS hearing,
+    greatest(0, sum(s.hearing) - 1.959964 * sqrt(sum(pow((s.hearing_hi - s.hearing_lo) / 3.919928, 2))))       AS hearing_lo,
+    sum(s.hearing) + 1.959964 * sqrt(sum(pow((s.hearing_hi - s.hearing_lo) / 3.919928, 2)))                    AS hearing_hi,
+    min(s.hearing_exact)                                                      AS hearing_exact,
+    arrayMax(sumForEach(s.connected_per_sec))                                 AS peak_concurrent,
+    arrayMax(sumForEach(s.hearing_per_sec))                                   AS peak_concurrent_hearing,
+    sumForEach(s.connected_per_sec)                                           AS connected_per_sec,
+    sumForEach(s.hearing_per_sec)                                             AS hearing_per_sec,
+    sum(s.joins)          AS joins,
+    sum(s.leaves)         AS leaves,
+    sum(s.timeouts)       AS timeouts,
+    sum(s.plays)          AS plays,
+    sum(s.start_failures) AS start_failures,
+    sum(s.errors)         AS errors,
+    sumMap(s.errors_by_code) AS errors_by_code,
+    sum(s.played_ms)      AS played_ms,
+    sum(s.muted_ms)       AS muted_ms,
+    sum(s.stalled_ms)     AS stalled_ms,
+    sum(s.qualified)      AS qualified_sessions,
+    maxIf(s.displayed_max, s.has_displayed = 1)                       AS displayed_max,
+    argMaxIf(s.displayed_last, s.displayed_last_at, s.has_displayed = 1) AS displayed_last,
+    max(s.has_displayed)                                            AS has_displayed,
+    min(s.final)                                                    AS final,
+    sum(s.played_trimmed_ms) AS played_trimmed_ms
+FROM minute_stats AS s FINAL
+GROUP BY stream_id, minute;
+
 CREATE TABLE IF NOT EXISTS dead_letters (
     topic      String,
     partition  UInt16,

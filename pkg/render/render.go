@@ -31,6 +31,10 @@ func Report(w io.Writer, r *report.Stream, verdicts []claims.Verdict, minutes bo
 	}
 	row("start failures", fmt.Sprintf("%d of %d joins (%.0f%%)", r.StartFailures, r.Joins, failShare), "no audio within 30 s")
 	row("client errors", errorsLine(r.Errors, r.ErrorsByCode), "")
+	if r.PlayedTrimmedMS > 0 {
+		row("overlapping audio not counted", (time.Duration(r.PlayedTrimmedMS) * time.Millisecond).Round(time.Second).String(),
+			"heartbeats claiming time already reported")
+	}
 	row("arrived late / copies / too late", fmt.Sprintf("%d / %d / %d", r.Late, r.Duplicates, r.TooLate), "events (corrections applied, copies dropped, beyond the horizon)")
 	switch {
 	case len(r.Minutes) > 0 && !r.FinalTo.Before(r.To):

@@ -25,7 +25,10 @@ type Minute struct {
 	PeakConcurrent, PeakHearing                 uint64
 	Joins, Leaves, Timeouts, Plays, Errors      uint64
 	StartFailures, PlayedMS, MutedMS, StalledMS uint64
-	DisplayedMax, DisplayedLast                 uint64
+	// PlayedTrimmedMS: heartbeat audio not counted because it overlapped audio the listener had
+	// already reported (docs/metrics.md, Overlaps): a second device, or forged stacks.
+	PlayedTrimmedMS             uint64
+	DisplayedMax, DisplayedLast uint64
 	// Final: every partition's row of the minute is final (the correction horizon has passed
 	// it, or the stream was closed); otherwise the minute may still change.
 	HasDisplayed, Final    bool
@@ -50,6 +53,8 @@ type Stream struct {
 	// TSL is total unmuted played time per hearing listener.
 	TSL                                    time.Duration
 	PlayedMS, Joins, StartFailures, Errors uint64
+	// PlayedTrimmedMS is the overlapping heartbeat audio that was not counted.
+	PlayedTrimmedMS uint64
 	// Late, Duplicates and TooLate describe how the events arrived (delivery_stats), not the
 	// audience: late ones were applied as corrections, copies dropped, too-late ones counted
 	// and not applied.
@@ -72,7 +77,7 @@ func Load(ctx context.Context, conn driver.Conn, stream string, from, to time.Ti
 	}
 	rows, err := conn.Query(ctx, `SELECT minute, partition, connected_sketch, hearing_sketch, qualified_sketch,
 			connected_per_sec, hearing_per_sec, joins, leaves, timeouts, plays, errors, start_failures,
-			played_ms, muted_ms, stalled_ms, final,
+			played_ms, muted_ms, stalled_ms, played_trimmed_ms, final,
 			has_displayed, displayed_max, displayed_last, displayed_last_at, errors_by_code
 		FROM minute_stats FINAL
 		WHERE stream_id = ? AND minute >= ? AND minute < ?
@@ -100,7 +105,7 @@ func Load(ctx context.Context, conn driver.Conn, stream string, from, to time.Ti
 			byCode            map[string]uint64
 		)
 		if err := rows.Scan(&at, &part, &cs, &hs, &qs, &connSec, &hearSec, &m.Joins, &m.Leaves, &m.Timeouts, &m.Plays, &m.Errors,
-			&m.StartFailures, &m.PlayedMS, &m.MutedMS, &m.StalledMS, &final,
+			&m.StartFailures, &m.PlayedMS, &m.MutedMS, &m.StalledMS, &m.PlayedTrimmedMS, &final,
 			&hasDisp, &dispMax, &dispLast, &dispAt, &byCode); err != nil {
 			return nil, err
 		}
@@ -138,6 +143,7 @@ func Load(ctx context.Context, conn driver.Conn, stream string, from, to time.Ti
 		agg.PlayedMS += m.PlayedMS
 		agg.MutedMS += m.MutedMS
 		agg.StalledMS += m.StalledMS
+		agg.PlayedTrimmedMS += m.PlayedTrimmedMS
 		for i := range min(60, len(connSec)) {
 			agg.connPerSec[i] += uint64(connSec[i])
 		}
@@ -191,6 +197,7 @@ func Load(ctx context.Context, conn driver.Conn, stream string, from, to time.Ti
 		}
 		r.Minutes = append(r.Minutes, *m)
 		r.PlayedMS += m.PlayedMS
+		r.PlayedTrimmedMS += m.PlayedTrimmedMS
 		r.Joins += m.Joins
 		r.StartFailures += m.StartFailures
 		r.Errors += m.Errors
