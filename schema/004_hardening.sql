@@ -3,6 +3,8 @@
 --   * minute_stats.played_trimmed_ms: heartbeat audio not counted because it overlapped what the
 --     listener had already reported (a second device, a player bug, a forged stack of
 --     heartbeats; docs/metrics.md). Rows written before this version read 0.
+--   * listener_minutes.flags gets bit 3, authenticated: the listener is connected in the minute and
+--     had sent an event with a valid signed listener ticket before the minute's end (no DDL).
 --   * dead_letters: every Kafka record the aggregator could not apply as an event — one that
 --     does not decode, carries impossible times, or hit a bug — with where it is and why, so that
 --     it can be looked at and replayed; the partition moves on (docs/operations.md). One row per

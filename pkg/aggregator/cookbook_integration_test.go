@@ -38,7 +38,7 @@ func cookbook(t *testing.T) map[string]string {
 func testCookbook(t *testing.T, conn driver.Conn, st *sim.Stream, r *report.Stream) {
 	t.Helper()
 	qs := cookbook(t)
-	want := []string{"per_minute_curve", "finality", "delivery", "any_range_distinct", "hourly", "peak", "aqh", "cume_tsl", "joined_not_hearing", "audit"}
+	want := []string{"per_minute_curve", "finality", "delivery", "any_range_distinct", "hourly", "peak", "aqh", "cume_tsl", "joined_not_hearing", "audit", "authenticated_share"}
 	if len(qs) != len(want) {
 		t.Fatalf("docs/sql.md has %d queries, the test knows %d: test every query", len(qs), len(want))
 	}
@@ -229,6 +229,15 @@ func testCookbook(t *testing.T, conn driver.Conn, st *sim.Stream, r *report.Stre
 	}
 	if float64(exact) != r.CumeConnected.Value || math.Abs(float64(sk)-float64(exact)) > 0.01*float64(exact) {
 		t.Errorf("audit: exact %d, SQL sketch %d, earshot %v", exact, sk, r.CumeConnected)
+	}
+
+	var auth, connected uint64
+	var pct float64
+	if err := conn.QueryRow(ctx, qs["authenticated_share"]).Scan(&auth, &connected, &pct); err != nil {
+		t.Fatal(err)
+	}
+	if auth != r.Authenticated || connected != r.Listed || float64(connected) != r.CumeConnected.Value {
+		t.Errorf("authenticated_share: %d of %d; report %d of %d, cume connected %v", auth, connected, r.Authenticated, r.Listed, r.CumeConnected)
 	}
 }
 

@@ -214,9 +214,10 @@ func TestRecordRoundTrip(t *testing.T) {
 		}
 	}
 	b := AppendRecord(nil, &cases[0])
-	b[2] |= 1 << 7
-	if err := DecodeRecord(b, new(Record)); !errors.Is(err, ErrRecordCorrupt) {
-		t.Fatalf("flag bit 7: %v", err)
+	b[2] |= FlagAuthenticated
+	var auth Record
+	if err := DecodeRecord(b, &auth); err != nil || auth.Flags&FlagAuthenticated == 0 {
+		t.Fatalf("flag bit 7 (authenticated): %v, flags %#x", err, auth.Flags)
 	}
 	b[0] = 9
 	if err := DecodeRecord(b, new(Record)); !errors.Is(err, ErrRecordVersion) {

@@ -25,8 +25,10 @@ const (
 	// FlagClockCorrected: sent_at showed the client clock off by at least clock_tolerance, and the
 	// event time is ts plus that offset rounded to whole seconds (docs/time.md).
 	FlagClockCorrected = 1 << 6
+	// FlagAuthenticated: the event carried a valid signed listener ticket.
+	FlagAuthenticated = 1 << 7
 
-	flagsKnown = 1<<7 - 1
+	flagsKnown = 1<<8 - 1
 )
 
 // headerLen is the fixed part of a record; see docs/record.md for the byte layout.

@@ -31,6 +31,10 @@ func Report(w io.Writer, r *report.Stream, verdicts []claims.Verdict, minutes bo
 	}
 	row("start failures", fmt.Sprintf("%d of %d joins (%.0f%%)", r.StartFailures, r.Joins, failShare), "no audio within 30 s")
 	row("client errors", errorsLine(r.Errors, r.ErrorsByCode), "")
+	if r.Listed > 0 {
+		row("authenticated listeners", fmt.Sprintf("%d of %d (%.1f%%)", r.Authenticated, r.Listed, 100*float64(r.Authenticated)/float64(r.Listed)),
+			"signed listener tickets; the rest could be anyone with the app's token")
+	}
 	if r.PlayedTrimmedMS > 0 {
 		row("overlapping audio not counted", (time.Duration(r.PlayedTrimmedMS) * time.Millisecond).Round(time.Second).String(),
 			"heartbeats claiming time already reported")

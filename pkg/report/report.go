@@ -55,6 +55,11 @@ type Stream struct {
 	PlayedMS, Joins, StartFailures, Errors uint64
 	// PlayedTrimmedMS is the overlapping heartbeat audio that was not counted.
 	PlayedTrimmedMS uint64
+	// Authenticated and Listed count distinct listeners connected in the range from
+	// listener_minutes, exactly: those authenticated by a signed listener ticket (from their first
+	// ticket on, docs/operations.md), and all of them. Authenticated/Listed is the share of the
+	// audience nobody could have invented with a public token.
+	Authenticated, Listed uint64
 	// Late, Duplicates and TooLate describe how the events arrived (delivery_stats), not the
 	// audience: late ones were applied as corrections, copies dropped, too-late ones counted
 	// and not applied.
@@ -223,6 +228,10 @@ func Load(ctx context.Context, conn driver.Conn, stream string, from, to time.Ti
 	if err := conn.QueryRow(ctx, `SELECT sum(late), sum(duplicates), sum(too_late) FROM delivery_stats FINAL
 		WHERE stream_id = ? AND minute >= ? AND minute < ?`, stream, from.UTC(), to.UTC()).Scan(&r.Late, &r.Duplicates, &r.TooLate); err != nil {
 		return nil, fmt.Errorf("cannot read delivery_stats: %w", err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT uniqExactIf(listener, bitAnd(flags, 9) = 9), uniqExactIf(listener, bitAnd(flags, 1) = 1)
+		FROM listener_minutes FINAL WHERE stream_id = ? AND minute >= ? AND minute < ?`, stream, from.UTC(), to.UTC()).Scan(&r.Authenticated, &r.Listed); err != nil {
+		return nil, fmt.Errorf("cannot read listener_minutes: %w", err)
 	}
 	return r, nil
 }

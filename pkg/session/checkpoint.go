@@ -20,7 +20,9 @@ import (
 // one packed blob (listenerBlob), since gob would spend more on a million small structs than
 // the rest of the state together. Format 1 (the event-time buffer of earlier releases) cannot be
 // restored: its state did not keep what re-deriving a listener needs.
-const checkpointVersion = 2
+//
+// Format 3 adds each listener's auth (after logBase); format 2 checkpoints restore with none.
+const checkpointVersion = 3
 
 // ErrOldCheckpoint: the checkpoint was written by a release with another state format.
 var ErrOldCheckpoint = errors.New("checkpoint of an older release (format 1): reset the consumer group's checkpoints and replay the topic")
@@ -108,6 +110,7 @@ func (p *Partition) listenerBlob(s *stream) []byte {
 		out = appendState(out, &sl.fold)
 		out = binary.LittleEndian.AppendUint16(out, sl.foldQual)
 		out = binary.LittleEndian.AppendUint32(out, sl.logBase)
+		out = binary.LittleEndian.AppendUint32(out, sl.auth)
 		tl := &sl.tail
 		for _, v := range [...]uint32{tl.b, tl.t, uint32(tl.dt), tl.played, tl.stalled} {
 			out = binary.LittleEndian.AppendUint32(out, v)
@@ -175,7 +178,7 @@ func Restore(cfg Config, data []byte) (*Partition, error) {
 	if len(data) > 0 && data[0] == 1 {
 		return nil, ErrOldCheckpoint
 	}
-	if len(data) == 0 || data[0] != checkpointVersion {
+	if len(data) == 0 || data[0] != checkpointVersion && data[0] != 2 {
 		return nil, fmt.Errorf("unknown checkpoint version")
 	}
 	var snap snapshot
@@ -205,6 +208,9 @@ func Restore(cfg Config, data []byte) (*Partition, error) {
 			sl := s.tab.at(i)
 			sl.head, sl.fold = r.state(), r.state()
 			sl.foldQual, sl.logBase = r.u16(), r.u32()
+			if data[0] >= 3 {
+				sl.auth = r.u32()
+			}
 			tl := &sl.tail
 			tl.b, tl.t, tl.dt, tl.played, tl.stalled = r.u32(), r.u32(), int32(r.u32()), r.u32(), r.u32()
 			tl.typ, tl.muted, tl.fp, tl.n = r.u8(), r.u8() == 1, r.u8(), r.u16()

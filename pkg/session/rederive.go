@@ -86,7 +86,7 @@ func (p *Partition) diffBits(s *stream, i int32, key uint64, have, want []uint64
 		for ; changed != 0; changed &= changed - 1 {
 			slot := w*64 + bits.TrailingZeros64(changed)
 			m := r.minuteAt(slot, s.finalTo)
-			wf := r.flagsAt(want, m)
+			wf := p.rowFlags(s, i, m, r.flagsAt(want, m))
 			p.minute(s, m).Dirty = true
 			p.listenerRow(s, m, key, wf)
 		}

@@ -73,6 +73,9 @@ const (
 	FlagConnected = 1 << KindConnected
 	FlagHearing   = 1 << KindHearing
 	FlagQualified = 1 << KindQualified
+	// FlagAuthenticated: the listener is connected in the minute and had sent an event with a
+	// valid listener ticket (docs/operations.md) before the minute's end.
+	FlagAuthenticated = 1 << Kinds
 )
 
 // DeliveryRow is one row of delivery_stats: how events of a stream arrived at one partition
