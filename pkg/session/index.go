@@ -18,7 +18,11 @@ type ient struct {
 	slot uint32 // slot + 1; 0: empty
 }
 
-const indexMin = 1 << 10
+// indexMin is a new stream's index size: 16 entries (256 bytes), as the table's first page
+// holds 16 listeners. Most stream ids a partition sees may be tiny (tests, a player's typo, or
+// an attacker minting ids), and each costs what it starts with; a large stream doubles its way up
+// at a cost amortised over its listeners.
+const indexMin = 16
 
 func (x *index) home(key uint64) int {
 	// Not the bits the partitioner uses ((key × φ) >> 32 mod partitions): those are alike for

@@ -117,6 +117,16 @@ func (p *Partition) keepBefore() int64 {
 // stream that comes back starts again (a re-import a week later replaces its rows).
 const forgetAfter = 7 * 24 * 3600 * 1000
 
+// liveForgetAfter: a live stream (events with collector times) in that state is forgotten much
+// sooner, so that stream ids nobody uses any more — typos, tests, ids an attacker minted — do not
+// hold memory for a week. It is safe once no event can reach back into what was final: a live
+// event is at most max_event_age (= the horizon) older than its receipt and begins at most
+// event.MaxIntervalMS before its ts, so after twice the horizon and a quarter hour of silence
+// any event for the stream begins after its final minutes, and a stream made anew for it
+// writes only minutes that had no rows. What a listener carried across the silence (its first
+// ticket) starts again with it: a stream silent that long has ended.
+func (p *Partition) liveForgetAfter() int64 { return 2*p.horizon + window.QuarterMS }
+
 // rebaseAfter: listener times are 32-bit milliseconds (49 days) from the stream's base, which
 // moves forward once the final minutes are this far past it (a 24/7 stream runs for ever).
 const rebaseAfter = 8 * 24 * 3600 * 1000
@@ -360,8 +370,9 @@ func (p *Partition) collect() {
 			p.out.Clocks = append(p.out.Clocks, Clock{Stream: s.id, Clock: c, ClosedTo: s.closedTo, FinalTo: s.finalTo, Closed: s.closed})
 			s.clockDirty = false
 		}
+		quiet := p.ingest - max(s.lastArrival, s.closedAt)
 		if s.tab.live == 0 && len(s.minutes) == 0 && len(s.quarters) == 0 && !s.deliv.dirty &&
-			p.ingest-max(s.lastArrival, s.closedAt) >= forgetAfter {
+			(quiet >= forgetAfter || s.live && !s.closed && quiet >= p.liveForgetAfter()) {
 			p.forgetStream(s)
 		}
 	}

@@ -2,7 +2,9 @@ package session
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/earshot/earshot/pkg/event"
 	"github.com/earshot/earshot/pkg/window"
@@ -149,4 +151,60 @@ func TestProvisionalThenFinal(t *testing.T) {
 	if p.Dropped["too_late"] != 1 {
 		t.Fatalf("dropped %v: the join after the horizon is too late", p.Dropped)
 	}
+}
+
+// TestMintedStreamIdsAreForgotten: 10 000 live stream ids with one listener each (what a client
+// with an unscoped token could mint) cost little while they are open and nothing once they
+// have been silent for liveForgetAfter; an event for a forgotten id starts it again without
+// touching what was final.
+func TestMintedStreamIdsAreForgotten(t *testing.T) {
+	p := New(DefaultConfig(), 0)
+	p.now = func() time.Time { return time.UnixMilli(specT0 + 24*3600*1000) }
+	heap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	const n = 10_000
+	for i := range n {
+		at := specT0 + int64(i)
+		r := event.Record{Type: event.TypeJoin, Listener: uint64(i + 1), Fingerprint: 1, EventTime: at, ReceivedAt: at,
+			StreamID: fmt.Appendf(nil, "minted-%d", i)}
+		p.Add(&r, int64(i))
+	}
+	p.Recycle(p.TakeOutput())
+	open := heap()
+	perStream := float64(open-before) / n
+	// A listener page of 160 KB per stream was the finding; a few KB is what an open stream
+	// with one listener needs (table page, index, minute, clocks).
+	if perStream > 16<<10 {
+		t.Fatalf("%.0f bytes per open one-listener stream", perStream)
+	}
+	off := n
+	for at := specT0 + n; at <= specT0+n+p.liveForgetAfter()+5*60_000; at += 1000 {
+		r := tickAt(at)
+		p.Add(&r, int64(off))
+		off++
+	}
+	p.Recycle(p.TakeOutput())
+	if len(p.streams) != 0 {
+		t.Fatalf("%d streams still held after %s of silence", len(p.streams), time.Duration(p.liveForgetAfter())*time.Millisecond)
+	}
+	after := heap()
+	t.Logf("%.0f bytes per open stream; %d KB held before, %d KB open, %d KB after forgetting", perStream, before>>10, open>>10, after>>10)
+	if after > before+(open-before)/10 {
+		t.Fatalf("heap %d KB after forgetting, %d KB before the streams", after>>10, before>>10)
+	}
+	// The id comes back: a new stream from its new events, nothing written before them.
+	at := p.ingest
+	r := event.Record{Type: event.TypeJoin, Listener: 1, Fingerprint: 2, EventTime: at, ReceivedAt: at, StreamID: []byte("minted-0")}
+	p.Add(&r, int64(off))
+	for _, m := range p.TakeOutput().Minutes {
+		if m.Start < window.MinuteOf(at) {
+			t.Fatalf("the returning stream wrote minute %d, before its event at %d", m.Start, at)
+		}
+	}
+	noBugs(t, p)
 }
