@@ -193,28 +193,34 @@ func TestTicketsOverHTTP(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) {
 		c.ListenerAuth = AuthSigned
 		c.Ticket.KeyEnv = "EARSHOT_TEST_TICKET_KEY"
-		c.Tokens = append(c.Tokens, Token{Name: "platform", Token: "platform-token-0123456789", ListenerAuth: AuthOff})
+		c.Tokens = append(c.Tokens, Token{Name: "platform", Token: "platform-token-0123456789", ListenerAuth: AuthOff},
+			Token{Name: "partner", Token: "partner-token-0123456789", ListenerAuth: AuthOptional})
 	})
 	valid := sign(t, ticketKey, "s", "alice", time.Now().Add(time.Hour))
+	expired := sign(t, ticketKey, "s", "alice", time.Now().Add(-time.Minute))
 	platform := func(r *http.Request) { r.Header.Set("Authorization", "Bearer platform-token-0123456789") }
+	partner := func(r *http.Request) { r.Header.Set("Authorization", "Bearer partner-token-0123456789") }
 	cases := []struct {
 		name   string
 		body   string
 		opts   []reqOpt
 		status int
 		reason event.Reason
+		msg    string
 	}{
-		{"no ticket", `{"event_id":"1","type":"join","stream_id":"s","listener_id":"alice","ts":1}`, nil, 400, ReasonTicketRequired},
-		{"forged", `{"event_id":"1","type":"join","stream_id":"s","listener_id":"mallory","ts":1,"ticket":"` + valid + `"}`, nil, 400, ReasonBadTicket},
-		{"valid", `{"event_id":"1","type":"join","stream_id":"s","listener_id":"alice","ts":1,"ticket":"` + valid + `"}`, nil, 503, ""},
-		{"displayed", `{"event_id":"1","type":"displayed","stream_id":"s","ts":1,"displayed_count":5}`, nil, 503, ""},
-		{"exempt token", `{"event_id":"1","type":"join","stream_id":"s","listener_id":"alice","ts":1}`, []reqOpt{platform}, 503, ""},
+		{"no ticket", `{"event_id":"1","type":"join","stream_id":"s","listener_id":"alice","ts":1}`, nil, 400, ReasonTicketRequired, "signed"},
+		{"forged", `{"event_id":"1","type":"join","stream_id":"s","listener_id":"mallory","ts":1,"ticket":"` + valid + `"}`, nil, 400, ReasonBadTicket, "signature"},
+		{"valid", `{"event_id":"1","type":"join","stream_id":"s","listener_id":"alice","ts":1,"ticket":"` + valid + `"}`, nil, 503, "", ""},
+		{"displayed", `{"event_id":"1","type":"displayed","stream_id":"s","ts":1,"displayed_count":5}`, nil, 503, "", ""},
+		{"exempt token", `{"event_id":"1","type":"join","stream_id":"s","listener_id":"alice","ts":1}`, []reqOpt{platform}, 503, "", ""},
+		{"optional: no ticket", `{"event_id":"1","type":"join","stream_id":"s","listener_id":"bob","ts":1}`, []reqOpt{partner}, 503, "", ""},
+		{"optional: expired", `{"event_id":"1","type":"join","stream_id":"s","listener_id":"alice","ts":1,"ticket":"` + expired + `"}`, []reqOpt{partner}, 400, ReasonBadTicket, "expired"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			status, r, _ := post(t, ts.URL, c.body, c.opts...)
-			if status != c.status || (c.reason != "" && (len(r.Errors) != 1 || r.Errors[0].Reason != c.reason)) {
-				t.Fatalf("status %d %+v, want %d %s", status, r, c.status, c.reason)
+			if status != c.status || (c.reason != "" && (len(r.Errors) != 1 || r.Errors[0].Reason != c.reason || !strings.Contains(r.Errors[0].Message, c.msg))) {
+				t.Fatalf("status %d %+v, want %d %s (%s)", status, r, c.status, c.reason, c.msg)
 			}
 		})
 	}
@@ -224,8 +230,8 @@ func TestTicketsOverHTTP(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	metrics, _ := io.ReadAll(resp.Body)
-	for _, reason := range []event.Reason{ReasonTicketRequired, ReasonBadTicket} {
-		if line := fmt.Sprintf(`earshot_collector_events_rejected_total{reason=%q} 1`, reason); !bytes.Contains(metrics, []byte(line)) {
+	for reason, n := range map[event.Reason]int{ReasonTicketRequired: 1, ReasonBadTicket: 2} {
+		if line := fmt.Sprintf(`earshot_collector_events_rejected_total{reason=%q} %d`, reason, n); !bytes.Contains(metrics, []byte(line)) {
 			t.Errorf("metrics lack %s", line)
 		}
 	}
