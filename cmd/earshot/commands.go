@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/spf13/pflag"
 
+	"github.com/earshot/earshot/internal/ticket"
 	"github.com/earshot/earshot/pkg/claims"
 	"github.com/earshot/earshot/pkg/client"
 	"github.com/earshot/earshot/pkg/collector"
@@ -262,5 +265,37 @@ func streamsCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("stream %s: final in all %d partitions\n", stream, cfg.Kafka.Partitions)
+	return nil
+}
+
+// ticketCmd: `earshot ticket` signs a listener ticket the way a platform's backend does
+// (internal/ticket), to test a player, or a collector with listener_auth on. The ticket goes to
+// out, alone, for scripts. The key is read from the environment only, never from a flag, so that
+// it stays out of shell history and process lists.
+func ticketCmd(args []string, out, diag io.Writer) error {
+	fs := pflag.NewFlagSet("earshot ticket", pflag.ExitOnError)
+	keyEnv := fs.String("key-env", "EARSHOT_TICKET_KEY", "environment variable holding the ticket key (the collector's ticket.key)")
+	stream := fs.String("stream", "", "stream id (required)")
+	listener := fs.String("listener", "", "listener id (required)")
+	ttl := fs.Duration("ttl", 24*time.Hour, "how long the ticket is valid")
+	fs.Parse(args)
+	switch {
+	case *stream == "" || *listener == "":
+		return errors.New("--stream and --listener are required")
+	case *ttl <= 0:
+		return errors.New("--ttl must be positive")
+	}
+	key := os.Getenv(*keyEnv)
+	if key == "" {
+		return fmt.Errorf("the variable %s (--key-env) is empty or unset", *keyEnv)
+	}
+	expiry := time.Now().Add(*ttl)
+	tk, err := ticket.Sign([]byte(key), []byte(*stream), []byte(*listener), expiry)
+	if err != nil {
+		return fmt.Errorf("cannot sign a ticket: %w", err)
+	}
+	fmt.Fprintln(out, tk)
+	fmt.Fprintf(diag, "ticket for listener %q on stream %q, valid until %s\n", *listener, *stream,
+		time.Unix(expiry.Unix(), 0).UTC().Format(time.RFC3339))
 	return nil
 }

@@ -8,6 +8,7 @@
 //	earshot report --stream ID [--from T --to T] [--minutes]
 //	earshot verify --stream ID
 //	earshot streams close ID
+//	earshot ticket --stream ID --listener ID [--ttl 24h] [--key-env VAR]
 //
 // ClickHouse and Kafka settings come from config like every binary: --config,
 // EARSHOT_CLICKHOUSE_*, EARSHOT_KAFKA_*, --set clickhouse.addr=...
@@ -47,6 +48,7 @@ usage:
   earshot report --stream ID [flags]   measured audience and claim verdicts
   earshot verify --stream ID           audit sketches against exact counts from raw events
   earshot streams close ID             end a stream: every figure of it becomes final
+  earshot ticket [flags]               sign a listener ticket, as a platform's backend does
 
 run "earshot COMMAND --help" for a command's flags`
 
@@ -71,6 +73,8 @@ func main() {
 		err = verify(ctx, args)
 	case "streams":
 		err = streamsCmd(ctx, args)
+	case "ticket":
+		err = ticketCmd(args, os.Stdout, os.Stderr)
 	default:
 		err = fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
 	}

@@ -41,6 +41,10 @@ type Event struct {
 	ErrorCode      string      `json:"error_code,omitempty"`
 	DisplayedCount *int64      `json:"displayed_count,omitempty"`
 	Client         *ClientInfo `json:"client,omitempty"`
+	// Ticket is the listener's ticket for StreamID, from the platform's backend, on every event
+	// but displayed. Collectors with listener_auth optional count the listener as authenticated
+	// with it; with signed they require it (docs/operations.md, "Listener tickets").
+	Ticket string `json:"ticket,omitempty"`
 }
 
 // ClientInfo names the player.

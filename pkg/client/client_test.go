@@ -21,6 +21,7 @@ type attempt struct {
 	status int       // what it was answered, 0 until then
 	ids    []string  // its events' ids, in order
 	sentAt []int64   // its events' sent_at (unix ms; -1 without)
+	ticket []string  // its events' tickets ("" without)
 }
 
 // stubCollector stands in for the collector: it reads each request with the collector's own
@@ -73,6 +74,7 @@ func (s *stubCollector) handle(w http.ResponseWriter, r *http.Request) {
 		}
 		a.ids = append(a.ids, string(e.EventID))
 		a.sentAt = append(a.sentAt, sentAt)
+		a.ticket = append(a.ticket, string(e.Ticket))
 	}); err != nil {
 		s.t.Errorf("body: %v", err)
 	}
@@ -215,5 +217,21 @@ func TestEveryAttemptCarriesItsOwnSentAt(t *testing.T) {
 				t.Fatalf("attempt %d: sent_at %d, want %d (the clock at that attempt)", i, sent, stamps[i])
 			}
 		}
+	}
+}
+
+// TestTicketTravelsWithItsEvent: a player's ticket reaches the collector's parser on the
+// events that carry one, and no event gets one it was not given.
+func TestTicketTravelsWithItsEvent(t *testing.T) {
+	s := newStub(t)
+	evs := events(3)
+	evs[0].Ticket = "AAAAAGa784DrMl4Z9WwBzmH9YAq0WYTA"
+	evs[2].Ticket = "AAAAAGa784DrMl4Z9WwBzmH9YAq0WYTB"
+	if _, err := New(s.ts.URL, "tok").SendBatch(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	got := s.seen()[0].ticket
+	if len(got) != 3 || got[0] != evs[0].Ticket || got[1] != "" || got[2] != evs[2].Ticket {
+		t.Fatalf("tickets %q", got)
 	}
 }

@@ -18,6 +18,11 @@ type Config struct {
 	Tokens []Token    `mapstructure:"tokens"`
 	Hash   HashConfig `mapstructure:"hash"`
 	Limits Limits     `mapstructure:"limits"`
+	// ListenerAuth says what events of a listener need: a signed ticket (signed), nothing but
+	// count as authenticated with one (optional), or nothing (off). Tokens may override it.
+	// Off by default: tickets need the platform's backend to issue them (tickets.go).
+	ListenerAuth AuthMode   `mapstructure:"listener_auth"`
+	Ticket       TicketKeys `mapstructure:"ticket"`
 	// CORSOrigins lists the browser origins allowed to post events ("*" for any).
 	CORSOrigins []string `mapstructure:"cors_origins"`
 	// BotUserAgents are case-insensitive substrings of declared bots' User-Agent headers;
@@ -49,6 +54,9 @@ type Token struct {
 	// EventsPerSecond and Burst rate-limit the token; 0 uses limits.token_events_per_second.
 	EventsPerSecond float64 `mapstructure:"events_per_second"`
 	Burst           int     `mapstructure:"burst"`
+	// ListenerAuth overrides the config's listener_auth for this token; "" follows it. A
+	// server-side token of the platform, which sends only for listeners it knows, may be off.
+	ListenerAuth AuthMode `mapstructure:"listener_auth"`
 }
 
 // HashConfig holds the pseudonymization keys (see pkg/pseudo for rotation).
@@ -144,6 +152,7 @@ func DefaultConfig() Config {
 		TickInterval:  time.Second,
 		CORSOrigins:   []string{"*"},
 		BotUserAgents: []string{"bot", "crawler", "spider", "slurp", "headlesschrome", "phantomjs", "facebookexternalhit", "preview"},
+		ListenerAuth:  AuthOff,
 	}
 }
 
@@ -189,6 +198,9 @@ func (c Config) Validate() error {
 	}
 	if c.Hash.PreviousKey != "" && c.Hash.PreviousUntil.IsZero() {
 		return errors.New("hash.previous_until is required with hash.previous_key")
+	}
+	if err := c.validateListenerAuth(); err != nil {
+		return err
 	}
 	l := c.Limits
 	switch {

@@ -22,6 +22,14 @@ const (
 	ReasonImpossibleRate event.Reason = "givt_impossible_rate"
 	// ReasonStreamNotAllowed: the token is limited to other streams.
 	ReasonStreamNotAllowed event.Reason = "stream_not_allowed"
+	// ReasonBadTicket: the listener's ticket is malformed, was not signed for this stream and
+	// listener with a configured key, or has expired (the message says which; tickets.go). The
+	// reason validation gives a ticket that is not a string of 1 to 256 bytes, too. Unlike the
+	// others here it is a client error, counted as rejected.
+	ReasonBadTicket = event.ReasonBadTicket
+	// ReasonTicketRequired: listener_auth is signed for the token and the event has no ticket;
+	// a client error, counted as rejected.
+	ReasonTicketRequired event.Reason = "ticket_required"
 	// ReasonEndNotAllowed: an end event from a token without trusted_time. Ending a stream makes
 	// its figures final at once, so only imports and replays may do it; a live stream ends by
 	// the clock (docs/time.md).
@@ -71,6 +79,8 @@ type Source struct {
 	Streams     map[string]bool // nil: any stream
 	TrustedTime bool
 	Bot         bool // the User-Agent declares a bot
+	// ListenerAuth is the token's listener_auth; "" follows the config's.
+	ListenerAuth AuthMode
 }
 
 // Pipeline turns request bodies into Kafka records: parse, validate, derive event time,
@@ -81,6 +91,7 @@ type Pipeline struct {
 	maxSkewMS, toleranceMS, maxAgeMS int64
 	maxEvents                        int
 	rates                            *listenerRates
+	auth                             listenerAuth
 }
 
 // NewPipeline builds a Pipeline from the config.
@@ -93,6 +104,10 @@ func NewPipeline(cfg Config) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	auth, err := newListenerAuth(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return &Pipeline{
 		hasher:      h,
 		maxSkewMS:   cfg.Limits.MaxSkew.Milliseconds(),
@@ -100,6 +115,7 @@ func NewPipeline(cfg Config) (*Pipeline, error) {
 		maxAgeMS:    cfg.Limits.MaxEventAge.Milliseconds(),
 		maxEvents:   cfg.Limits.MaxEventsPerRequest,
 		rates:       newListenerRates(cfg.Limits.ListenerEventsPerWindow, cfg.Limits.ListenerWindow, cfg.Limits.MaxTrackedListeners),
+		auth:        auth,
 	}, nil
 }
 
@@ -134,13 +150,19 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 			b.reject(i, r)
 			return
 		}
+		// Before the rate check, so that forged events cannot use up a real listener's rate.
+		authFlags, r, msg := p.auth.check(e, src.ListenerAuth, receivedAt)
+		if r != "" {
+			b.rejectTicket(i, r, msg)
+			return
+		}
 		at, timeFlags, r := p.eventTime(e, src.TrustedTime, now)
 		if r != "" {
 			b.Invalid++
 			b.reject(i, r)
 			return
 		}
-		p.record(e, at, timeFlags, now, &rec)
+		p.record(e, at, timeFlags|authFlags, now, &rec)
 		// Trusted tokens import or replay recorded streams at any speed: the per-listener rate
 		// of a live player does not apply to them.
 		if e.Type != event.TypeDisplayed && !src.TrustedTime && !p.rates.allow(rec.Listener, rec.EventTime, now) {

@@ -48,6 +48,7 @@ type tokenState struct {
 	digest  [sha256.Size]byte
 	streams map[string]bool
 	trusted bool
+	auth    AuthMode
 	limiter *rate.Limiter
 }
 
@@ -75,7 +76,7 @@ func NewServer(cfg Config, producer *Producer, log *slog.Logger) (*Server, error
 			burst = cfg.Limits.TokenBurst
 		}
 		ts := tokenState{name: t.Name, digest: sha256.Sum256([]byte(t.Secret())), trusted: t.TrustedTime,
-			limiter: rate.NewLimiter(rate.Limit(eps), burst)}
+			auth: t.ListenerAuth, limiter: rate.NewLimiter(rate.Limit(eps), burst)}
 		if len(t.Streams) > 0 {
 			ts.streams = map[string]bool{}
 			for _, st := range t.Streams {
@@ -170,7 +171,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			s.putBatch(b)
 		}
 	}()
-	src := Source{Streams: tok.streams, TrustedTime: tok.trusted, Bot: s.isBot(r.UserAgent())}
+	src := Source{Streams: tok.streams, TrustedTime: tok.trusted, Bot: s.isBot(r.UserAgent()), ListenerAuth: tok.auth}
 	if err := s.pipe.Convert(buf.Bytes(), src, start, b); err != nil {
 		s.fail(w, http.StatusBadRequest, "malformed_body", err.Error(), 0)
 		return

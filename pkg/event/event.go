@@ -82,6 +82,9 @@ type Event struct {
 	ErrorCode           []byte
 	DisplayedCount      int64
 	Client              Client
+	// Ticket is the listener's signed ticket (internal/ticket), nil when absent. The collector
+	// checks it and never forwards it.
+	Ticket []byte
 
 	HasTS, HasSentAt, HasPlayed, HasStalled, HasMuted, HasDisplayed, HasClient bool
 }

@@ -90,6 +90,14 @@ func TestValidationRules(t *testing.T) {
 		{"client not object", `{` + base + `,"type":"join","client":"ios"}`, ReasonBadClient},
 		{"client field not string", `{` + base + `,"type":"join","client":{"app":1}}`, ReasonBadClient},
 		{"client field too long", `{` + base + `,"type":"join","client":{"app":"` + long(65) + `"}}`, ReasonBadClient},
+		{"ticket", `{` + base + `,"type":"heartbeat","played_ms":1,"ticket":"AAAAAGa784DrMl4Z9WwBzmH9YAq0WYTA"}`, ""},
+		{"ticket on end", `{"event_id":"x","type":"end","stream_id":"s","ts":1,"ticket":"t"}`, ""},
+		{"ticket 256 bytes ok", `{` + base + `,"type":"join","ticket":"` + long(256) + `"}`, ""},
+		{"ticket null is absent", `{` + base + `,"type":"join","ticket":null}`, ""},
+		{"long ticket", `{` + base + `,"type":"join","ticket":"` + long(257) + `"}`, ReasonBadTicket},
+		{"empty ticket", `{` + base + `,"type":"join","ticket":""}`, ReasonBadTicket},
+		{"numeric ticket", `{` + base + `,"type":"join","ticket":7}`, ReasonBadTicket},
+		{"ticket on displayed", `{"event_id":"d","type":"displayed","stream_id":"s","ts":1,"displayed_count":1,"ticket":"t"}`, ReasonFieldNotAllowed},
 		{"syntax error", `{"event_id":"e",`, ReasonMalformed},
 		{"trailing garbage", `{` + base + `,"type":"join"} x`, ReasonMalformed},
 	}
@@ -104,14 +112,14 @@ func TestValidationRules(t *testing.T) {
 
 func TestParsedValues(t *testing.T) {
 	e, r := parseOne(t, `{"event_id":"e\u00e9\n","type":"heartbeat","stream_id":"s\"1","listener_id":"\ud83d\ude00",`+
-		`"ts":"2024-08-13T00:42:00.5Z","played_ms":9500,"stalled_ms":500,"muted":true,"client":{"app":"a","platform":"web"}}`)
+		`"ts":"2024-08-13T00:42:00.5Z","played_ms":9500,"stalled_ms":500,"muted":true,"client":{"app":"a","platform":"web"},"ticket":"t\u002d1"}`)
 	if r != "" {
 		t.Fatal(r)
 	}
 	want := time.Date(2024, 8, 13, 0, 42, 0, 500e6, time.UTC).UnixMilli()
 	if string(e.EventID) != "eé\n" || string(e.StreamID) != `s"1` || string(e.ListenerID) != "😀" ||
 		e.TSMillis != want || e.PlayedMS != 9500 || e.StalledMS != 500 || !e.Muted ||
-		string(e.Client.App) != "a" || string(e.Client.Platform) != "web" || e.Client.Version != nil {
+		string(e.Client.App) != "a" || string(e.Client.Platform) != "web" || e.Client.Version != nil || string(e.Ticket) != "t-1" {
 		t.Fatalf("parsed %+v", e)
 	}
 }
@@ -191,6 +199,8 @@ func TestRecordRoundTrip(t *testing.T) {
 		{Type: TypeError, Listener: 3, ErrorCode: []byte("decode"), StreamID: []byte(strings.Repeat("s", 128))},
 		{Type: TypeDisplayed, DisplayedCount: 1_200_000, StreamID: []byte("space-1")},
 		{Type: TypePlay, Flags: FlagClockCorrected, Listener: 4, EventTime: 1723507200000, ReceivedAt: 1723510800123, StreamID: []byte("s")},
+		{Type: TypeHeartbeat, Flags: FlagAuthenticated | FlagMuted | FlagClockCorrected, KeyID: 2, Listener: 5, EventTime: 1723507200000, ReceivedAt: 1723507201000,
+			PlayedMS: 10_000, StreamID: []byte("s"), Client: Client{App: []byte("web")}},
 	}
 	for _, want := range cases {
 		b := AppendRecord(nil, &want)
@@ -213,12 +223,12 @@ func TestRecordRoundTrip(t *testing.T) {
 			t.Fatal("trailing byte accepted")
 		}
 	}
-	b := AppendRecord(nil, &cases[0])
-	b[2] |= FlagAuthenticated
-	var auth Record
-	if err := DecodeRecord(b, &auth); err != nil || auth.Flags&FlagAuthenticated == 0 {
-		t.Fatalf("flag bit 7 (authenticated): %v, flags %#x", err, auth.Flags)
+	// The authenticated flag is bit 7 of byte 2, as docs/record.md says.
+	b := AppendRecord(nil, &cases[len(cases)-1])
+	if b[2] != FlagAuthenticated|FlagMuted|FlagClockCorrected|FlagHasPlayed|FlagHasClient || b[2]&0x80 == 0 {
+		t.Fatalf("flags byte %08b", b[2])
 	}
+	b = AppendRecord(nil, &cases[0])
 	b[0] = 9
 	if err := DecodeRecord(b, new(Record)); !errors.Is(err, ErrRecordVersion) {
 		t.Fatalf("version 9: %v", err)

@@ -20,6 +20,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"a":"\ud800\ud800","b":1e5,"c":-0.5}`))
 	f.Add([]byte(`{"event_id":"e","type":"play","stream_id":"s","listener_id":"u","ts":"2024-08-13T00:00:00.5+02:00","sent_at":1723507201000}`))
 	f.Add([]byte(`{"ts":1,"sent_at":"2024\u002d08-13T00:00:01Z","sent_at":null,"ts":2}`))
+	f.Add([]byte(`{"event_id":"e","type":"leave","stream_id":"s","listener_id":"u","ts":1,"ticket":"AAAAAGa784DrMl4Z9WwBzmH9YAq0WYTA"}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		if bytes.IndexByte(line, '\n') >= 0 || bytes.HasPrefix(bytes.TrimLeft(line, " \t\r"), []byte("[")) {
 			return
@@ -57,7 +58,7 @@ func FuzzParse(f *testing.F) {
 		if jsonErr != nil || reason != "" {
 			return
 		}
-		for name, v := range map[string][]byte{"event_id": got.EventID, "stream_id": got.StreamID, "listener_id": got.ListenerID} {
+		for name, v := range map[string][]byte{"event_id": got.EventID, "stream_id": got.StreamID, "listener_id": got.ListenerID, "ticket": got.Ticket} {
 			want, ok := m[name].(string)
 			if ok && string(v) != want {
 				t.Fatalf("%s: scanner %q, encoding/json %q", name, v, want)

@@ -343,6 +343,7 @@ const (
 	keyErrorCode
 	keyDisplayedCount
 	keyClient
+	keyTicket
 )
 
 func keyOf(b []byte) key {
@@ -371,6 +372,8 @@ func keyOf(b []byte) key {
 		return keyDisplayedCount
 	case "client":
 		return keyClient
+	case "ticket":
+		return keyTicket
 	}
 	return keyUnknown
 }
@@ -397,7 +400,7 @@ func (s *scanner) field(k key, e *Event) (Reason, error) {
 	}
 	c := s.b[s.i]
 	switch k {
-	case keyEventID, keyType, keyStreamID, keyListenerID, keyErrorCode:
+	case keyEventID, keyType, keyStreamID, keyListenerID, keyErrorCode, keyTicket:
 		if c != '"' {
 			return wrongType(k), s.skip(0)
 		}
@@ -417,6 +420,8 @@ func (s *scanner) field(k key, e *Event) (Reason, error) {
 			e.ListenerID = v
 		case keyErrorCode:
 			e.ErrorCode = v
+		case keyTicket:
+			e.Ticket = v
 		}
 		return "", nil
 	case keyTS:
@@ -569,6 +574,8 @@ func wrongType(k key) Reason {
 		return ReasonBadStalledMS
 	case keyDisplayedCount:
 		return ReasonBadDisplayedCount
+	case keyTicket:
+		return ReasonBadTicket
 	}
 	return ReasonMalformed
 }

@@ -25,9 +25,13 @@ const (
 	// FlagClockCorrected: sent_at showed the client clock off by at least clock_tolerance, and the
 	// event time is ts plus that offset rounded to whole seconds (docs/time.md).
 	FlagClockCorrected = 1 << 6
-	// FlagAuthenticated: the event carried a valid signed listener ticket.
+	// FlagAuthenticated: the event carried a valid ticket for its listener and stream, signed by
+	// the platform (internal/ticket), so its listener is a person the platform vouches for and
+	// not an id anyone holding the public ingest token could make up. Only events of a listener
+	// carry it, never displayed, end or tick records.
 	FlagAuthenticated = 1 << 7
 
+	// flagsKnown: every bit is now assigned; another flag needs a new record version.
 	flagsKnown = 1<<8 - 1
 )
 

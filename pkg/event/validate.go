@@ -28,6 +28,7 @@ const (
 	ReasonMissingDisplayed   Reason = "missing_displayed_count"
 	ReasonBadDisplayedCount  Reason = "bad_displayed_count"
 	ReasonBadClient          Reason = "bad_client"
+	ReasonBadTicket          Reason = "bad_ticket"
 	ReasonFieldNotAllowed    Reason = "field_not_allowed_for_type"
 	ReasonTooManyEventsInReq Reason = "too_many_events_in_request"
 )
@@ -48,6 +49,8 @@ const (
 	MaxListenerIDLen = 128
 	MaxErrorCodeLen  = 64
 	MaxClientField   = 64
+	// MaxTicketLen leaves room for ticket formats after version 1 (32 bytes, internal/ticket).
+	MaxTicketLen = 256
 	// MaxIntervalMS bounds played_ms and stalled_ms of one heartbeat. Clients beat every 10 s;
 	// 10 minutes leaves room for a backgrounded app catching up, and anything larger is not a
 	// measurement but a broken or forged client.
@@ -102,7 +105,9 @@ func (r Reason) Message() string {
 	case ReasonBadClient:
 		return "client must be an object of strings app, version, platform (at most 64 bytes each)"
 	case ReasonFieldNotAllowed:
-		return "played_ms and stalled_ms belong to heartbeat, error_code to error, displayed_count to displayed"
+		return "played_ms and stalled_ms belong to heartbeat, error_code to error, displayed_count to displayed; displayed takes no ticket"
+	case ReasonBadTicket:
+		return "ticket must be a non-empty string of at most 256 bytes"
 	case ReasonTooManyEventsInReq:
 		return "more events in one request than the collector accepts"
 	case ReasonTSInFuture:
@@ -167,6 +172,16 @@ func Validate(e *Event) Reason {
 	if e.HasClient && (len(e.Client.App) > MaxClientField || len(e.Client.Version) > MaxClientField ||
 		len(e.Client.Platform) > MaxClientField) {
 		return ReasonBadClient
+	}
+	// A ticket vouches for a listener, and a displayed event has none. Whether the ticket is
+	// genuine is for the collector to say (it holds the key).
+	if e.Ticket != nil {
+		switch {
+		case e.Type == TypeDisplayed:
+			return ReasonFieldNotAllowed
+		case len(e.Ticket) == 0 || len(e.Ticket) > MaxTicketLen:
+			return ReasonBadTicket
+		}
 	}
 	return ""
 }

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earshot/earshot/internal/ticket"
+)
+
+func TestTicketCommand(t *testing.T) {
+	const key = "ticket-key-held-by-the-platform-0123456789"
+	t.Setenv("PLATFORM_TICKET_KEY", key)
+	var out, diag bytes.Buffer
+	if err := ticketCmd([]string{"--key-env", "PLATFORM_TICKET_KEY", "--stream", "space-1", "--listener", "u1", "--ttl", "2h"}, &out, &diag); err != nil {
+		t.Fatal(err)
+	}
+	tk := strings.TrimSuffix(out.String(), "\n")
+	now := time.Now()
+	if err := ticket.Verify([]byte(key), []byte(tk), []byte("space-1"), []byte("u1"), now.Add(119*time.Minute)); err != nil {
+		t.Fatalf("printed %q: %v", out.String(), err)
+	}
+	if err := ticket.Verify([]byte(key), []byte(tk), []byte("space-1"), []byte("u1"), now.Add(2*time.Hour+time.Second)); err != ticket.ErrExpired {
+		t.Fatalf("after the ttl: %v", err)
+	}
+	if strings.Contains(diag.String(), key) || strings.Contains(out.String(), key) {
+		t.Fatal("the key was printed")
+	}
+	for _, args := range [][]string{
+		{"--stream", "s", "--listener", "u"}, // EARSHOT_TICKET_KEY unset
+		{"--key-env", "PLATFORM_TICKET_KEY", "--listener", "u"},
+		{"--key-env", "PLATFORM_TICKET_KEY", "--stream", "s", "--listener", "u", "--ttl", "-1h"},
+	} {
+		t.Setenv("EARSHOT_TICKET_KEY", "")
+		if err := ticketCmd(args, &out, &diag); err == nil {
+			t.Fatalf("%v accepted", args)
+		}
+	}
+}
