@@ -85,12 +85,16 @@ func (e *env) send(st *sim.Stream) {
 	}
 }
 
-func (e *env) trySend(st *sim.Stream) error {
+// trySend is send, with the collector's config changed by mutate (when given).
+func (e *env) trySend(st *sim.Stream, mutate ...func(*collector.Config)) error {
 	cfg := collector.DefaultConfig()
 	cfg.Kafka = e.kafka
 	cfg.Hash.Key = "integration-hashing-key-0123456789abcdef"
 	cfg.Tokens = []collector.Token{{Name: "sim", Token: simToken, TrustedTime: true}}
 	cfg.Limits.IPRequestsPerSecond, cfg.Limits.IPBurst = 1e6, 1e6
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	p := collector.NewProducer(cfg.Kafka, cfg.Limits.InflightEvents, cfg.Limits.KafkaTimeout)
 	defer p.Close()
 	srv, err := collector.NewServer(cfg, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
