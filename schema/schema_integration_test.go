@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +78,30 @@ func TestMigration3KeepsEarlierRows(t *testing.T) {
 	}
 	if err := conn.QueryRow(ctx, `SELECT uniqCombined64Merge(connected) FROM listener_minutes_agg WHERE stream_id = 'old'`).Scan(&distinct); err != nil || distinct != 2 {
 		t.Fatalf("distinct over the old states %d, %v", distinct, err)
+	}
+}
+
+// TestRolesParse: the development engine cannot enforce roles, but its parser is the server's:
+// every statement of roles/roles.sql must be one it reads (formatQuery parses without running).
+func TestRolesParse(t *testing.T) {
+	conn := testenv.ClickHouseDB(t)
+	sts, err := schema.Roles("earshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sts) != 5 {
+		t.Fatalf("%d role statements: %q", len(sts), sts)
+	}
+	for _, st := range sts {
+		var formatted string
+		if err := conn.QueryRow(context.Background(), "SELECT formatQuery(?)", st).Scan(&formatted); err != nil {
+			t.Fatalf("%s: %v", st, err)
+		}
+		if !strings.Contains(formatted, "earshot") {
+			t.Fatalf("%s formatted as %q", st, formatted)
+		}
+	}
+	if _, err := schema.Roles("earshot; DROP TABLE x"); err == nil {
+		t.Fatal("a database name that is not an identifier was accepted")
 	}
 }

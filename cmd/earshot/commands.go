@@ -23,12 +23,23 @@ import (
 
 func migrate(ctx context.Context, args []string) error {
 	fs := flags("migrate")
+	roles := fs.Bool("roles", false, "also create the earshot_writer and earshot_analyst roles (a real ClickHouse server; schema/roles/roles.sql)")
 	fs.Parse(args)
 	conn, err := open(ctx, fs)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	if *roles {
+		cfg, err := load(fs)
+		if err != nil {
+			return err
+		}
+		if err := schema.ApplyRoles(ctx, conn, cfg.ClickHouse.Database); err != nil {
+			return err
+		}
+		fmt.Println("roles earshot_writer and earshot_analyst are in place on", cfg.ClickHouse.Database)
+	}
 	applied, err := schema.Apply(ctx, conn)
 	if err != nil {
 		return err
