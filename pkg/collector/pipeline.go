@@ -109,15 +109,16 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 	now := receivedAt.UnixMilli()
 	var rec event.Record
 	err := event.ParseBody(body, func(i int, e *event.Event, r event.Reason) {
+		var field string
 		if r == "" {
-			r = event.Validate(e)
+			r, field = event.ValidateField(e)
 		}
 		if r == "" && i >= p.maxEvents {
 			r = event.ReasonTooManyEventsInReq
 		}
 		if r != "" {
 			b.Invalid++
-			b.reject(i, r)
+			b.rejectField(i, r, field)
 			return
 		}
 		// What this sender may not send at all is said before anything about the event's time.
@@ -159,11 +160,15 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 	return nil
 }
 
-func (b *Batch) reject(i int, r event.Reason) {
+func (b *Batch) reject(i int, r event.Reason) { b.rejectField(i, r, "") }
+
+// rejectField rejects event i for r, about the named field (event.ValidateField) when r's
+// message depends on it.
+func (b *Batch) rejectField(i int, r event.Reason, field string) {
 	b.Resp.Rejected++
 	msg, ok := filterMessages[r]
 	if !ok {
-		msg = r.Message()
+		msg = r.MessageFor(field)
 	}
 	b.Resp.Errors = append(b.Resp.Errors, ItemError{Index: i, Reason: r, Message: msg})
 }
