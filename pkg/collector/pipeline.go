@@ -53,15 +53,19 @@ type Batch struct {
 	Resp     Response
 	Invalid  int // rejected by validation (client errors)
 	Filtered int // valid but filtered (GIVT, stream not allowed)
-	buf      []byte
-	ends     []int
+	// Omitted counts the events past the first beyond limits.max_events_per_request: rejected
+	// (too_many_events_in_request) and counted in Resp.Rejected and Invalid, not listed in
+	// Resp.Errors, so len(Resp.Errors) ≤ max_events_per_request + 1.
+	Omitted int
+	buf     []byte
+	ends    []int
 }
 
 // Reset empties b for reuse.
 func (b *Batch) Reset() {
 	b.Msgs = b.Msgs[:0]
 	b.Resp = Response{Errors: b.Resp.Errors[:0]}
-	b.Invalid, b.Filtered = 0, 0
+	b.Invalid, b.Filtered, b.Omitted = 0, 0, 0
 	b.buf = b.buf[:0]
 	b.ends = b.ends[:0]
 }
@@ -109,12 +113,22 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 	now := receivedAt.UnixMilli()
 	var rec event.Record
 	err := event.ParseBody(body, func(i int, e *event.Event, r event.Reason) {
+		if i >= p.maxEvents {
+			// The rest of an oversized batch is refused whole, and only its first event is
+			// listed: NDJSON events can be 2 bytes, so listing each would let a small (gzip) body
+			// buy a response hundreds of times its size.
+			b.Invalid++
+			if i == p.maxEvents {
+				b.reject(i, event.ReasonTooManyEventsInReq)
+			} else {
+				b.Resp.Rejected++
+				b.Omitted++
+			}
+			return
+		}
 		var field string
 		if r == "" {
 			r, field = event.ValidateField(e)
-		}
-		if r == "" && i >= p.maxEvents {
-			r = event.ReasonTooManyEventsInReq
 		}
 		if r != "" {
 			b.Invalid++

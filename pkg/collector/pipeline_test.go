@@ -270,6 +270,32 @@ func TestHostileTextRejected(t *testing.T) {
 	}
 }
 
+// TestOversizedBatchBoundsResponse: past limits.max_events_per_request every event is refused,
+// and only the first of them is listed, so that a body of tiny events (2 bytes each in NDJSON,
+// a few hundred thousand in 1 MiB, from a gzip body of a few kB) cannot make a response many
+// times the size of the request.
+func TestOversizedBatchBoundsResponse(t *testing.T) {
+	cfg := testConfig()
+	cfg.Limits.MaxEventsPerRequest = 8
+	p, _ := NewPipeline(cfg)
+	ok := `{"event_id":"e","type":"join","stream_id":"s","listener_id":"u","ts":1}`
+	for _, body := range []string{
+		strings.Repeat("1\n", 1000),
+		strings.Repeat(ok+"\n", 1000),
+		"[" + strings.Repeat(ok+",", 999) + ok + "]",
+	} {
+		b := convert(t, p, Source{}, time.Now(), body)
+		if b.Resp.Accepted+b.Resp.Rejected != 1000 || b.Invalid+b.Filtered != b.Resp.Rejected || len(b.Resp.Errors) > 9 {
+			t.Fatalf("accepted %d rejected %d (invalid %d, filtered %d), %d errors listed", b.Resp.Accepted, b.Resp.Rejected,
+				b.Invalid, b.Filtered, len(b.Resp.Errors))
+		}
+		last := b.Resp.Errors[len(b.Resp.Errors)-1]
+		if last.Index != 8 || last.Reason != event.ReasonTooManyEventsInReq || b.Omitted != 991 {
+			t.Fatalf("last error %+v, %d omitted", last, b.Omitted)
+		}
+	}
+}
+
 // TestEndEvents: an end event from a trusted token becomes one end record marked for every
 // partition, keyed like a displayed event; from any other token it is filtered.
 func TestEndEvents(t *testing.T) {

@@ -178,6 +178,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	for _, e := range b.Resp.Errors {
 		s.metrics.eventOutcome(e.Reason)
 	}
+	s.metrics.omitted(b.Omitted)
 	if len(b.Msgs) > 0 && !tok.limiter.AllowN(start, len(b.Msgs)) {
 		s.metrics.dropped.WithLabelValues("rate_limited_token").Add(float64(len(b.Msgs)))
 		s.fail(w, http.StatusTooManyRequests, "rate_limited_token", "token is over its event rate", time.Second)

@@ -117,7 +117,7 @@ func (r Reason) Message() string {
 	case ReasonFieldNotAllowed:
 		return "played_ms and stalled_ms belong to heartbeat, error_code to error, displayed_count to displayed"
 	case ReasonTooManyEventsInReq:
-		return "more events in one request than the collector accepts"
+		return "more events in one request than the collector accepts (limits.max_events_per_request): this one and every later one are rejected, and only this one is listed"
 	case ReasonBadChars:
 		return "ids, error_code and client strings must be valid UTF-8 without control characters, Unicode format characters (bidi controls, zero-width characters, BOM), line separators or U+FFFD"
 	case ReasonNotNFC:
