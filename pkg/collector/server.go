@@ -2,14 +2,12 @@ package collector
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -260,30 +258,7 @@ func (s *Server) readBody(r *http.Request, buf *bytes.Buffer) (int, string) {
 	if r.ContentLength > limit {
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", limit)
 	}
-	var body io.Reader = http.MaxBytesReader(nil, r.Body, limit)
-	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
-	case "", "identity":
-	case "gzip":
-		zr, err := gzip.NewReader(body)
-		if err != nil {
-			return http.StatusBadRequest, "bad gzip body: " + err.Error()
-		}
-		defer zr.Close()
-		body = zr
-	default:
-		return http.StatusUnsupportedMediaType, "unsupported Content-Encoding " + enc
-	}
-	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe) || n > limit:
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", limit)
-	case err != nil:
-		return http.StatusBadRequest, "cannot read body: " + err.Error()
-	case n == 0:
-		return http.StatusBadRequest, "empty body"
-	}
-	return 0, ""
+	return decodeBody(http.MaxBytesReader(nil, r.Body, limit), r.Header.Get("Content-Encoding"), limit, buf)
 }
 
 func (s *Server) putBody(buf *bytes.Buffer) {
