@@ -127,10 +127,7 @@ func printReport(ctx context.Context, conn driver.Conn, stream string, from, to 
 		vs = append(vs, claims.Check(c, r, 0.05))
 	}
 	if r == nil {
-		fmt.Printf("stream %s: %v\n", stream, report.ErrNoData)
-		for _, v := range vs {
-			fmt.Printf("  %q — %s: %s\n", v.Claim.Quote, v.Claim.Claimant, v)
-		}
+		render.NoData(os.Stdout, stream, vs, report.ErrNoData)
 		return nil
 	}
 	render.Report(os.Stdout, r, vs, minutes)
@@ -167,9 +164,7 @@ func claimsCmd(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		for _, c := range cs {
-			fmt.Printf("%s\t%s\t%s\t%.0f\t%q\n", c.ID, c.Claimant, c.Metric, c.ClaimedValue, c.Quote)
-		}
+		render.Claims(os.Stdout, cs)
 	default:
 		return fmt.Errorf("unknown claims command %q", args[0])
 	}
@@ -224,7 +219,7 @@ func verify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("stream %s: distinct listeners with events\n", *stream)
+	fmt.Printf("stream %s: distinct listeners with events\n", render.Text(*stream))
 	fmt.Printf("  uniqExact over events_raw            %d\n", a.Exact)
 	fmt.Printf("  earshot sketches (cume connected)    %s\n", report.Round(a.Sketch))
 	fmt.Printf("  SQL uniqCombined64 (listener_minutes) %d\n", a.SQL)
@@ -259,9 +254,9 @@ func streamsCmd(ctx context.Context, args []string) error {
 	now := time.Now()
 	id := fmt.Sprintf("earshot-streams-close-%d", now.UnixNano())
 	if err := p.WriteEveryPartition(ctx, collector.EndRecord(stream, id, now.UnixMilli())); err != nil {
-		return fmt.Errorf("cannot write the end of %s: %w", stream, err)
+		return fmt.Errorf("cannot write the end of %s: %w", render.Text(stream), err)
 	}
-	fmt.Printf("stream %s: end written to every partition of %s\n", stream, cfg.Kafka.Topic)
+	fmt.Printf("stream %s: end written to every partition of %s\n", render.Text(stream), cfg.Kafka.Topic)
 	if *wait <= 0 {
 		return nil
 	}
@@ -275,7 +270,7 @@ func streamsCmd(ctx context.Context, args []string) error {
 	if err := report.WaitFinal(wctx, conn, stream, cfg.Kafka.Partitions); err != nil {
 		return err
 	}
-	fmt.Printf("stream %s: final in all %d partitions\n", stream, cfg.Kafka.Partitions)
+	fmt.Printf("stream %s: final in all %d partitions\n", render.Text(stream), cfg.Kafka.Partitions)
 	return nil
 }
 

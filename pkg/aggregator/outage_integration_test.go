@@ -133,7 +133,28 @@ func TestBrokerOutageDuringALiveStream(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	want := inOrder(t, stream, events)
+	// The reference is the records the collector wrote (their event times are the collector's,
+	// corrected by sent_at), applied in order of time.
+	var recs []event.Record
+	corrected := 0
+	for _, msgs := range testenv.ReadTopic(t, broker.Addr(), e.kafka.Topic, e.kafka.Partitions) {
+		for _, m := range msgs {
+			var r event.Record
+			if err := event.DecodeRecord(m.Value, &r); err != nil {
+				t.Fatal(err)
+			}
+			if !r.Type.Control() && r.Type != event.TypeEnd {
+				recs = append(recs, r)
+				if r.Flags&event.FlagClockCorrected != 0 {
+					corrected++
+				}
+			}
+		}
+	}
+	if len(recs) < len(events) {
+		t.Fatalf("%d records in Kafka, %d events made", len(recs), len(events))
+	}
+	want := inOrder(t, stream, recs)
 	got := storedMinutes(t, e, stream)
 	if len(got) != len(want) {
 		t.Fatalf("%d minutes stored, %d in order", len(got), len(want))
@@ -152,7 +173,8 @@ func TestBrokerOutageDuringALiveStream(t *testing.T) {
 	}
 	var late uint64
 	e.conn.QueryRow(ctx, "SELECT sum(late) FROM delivery_stats FINAL WHERE stream_id = ?", stream).Scan(&late)
-	t.Logf("%d events from %d players, %d minutes; %d applied as corrections", len(events), players, len(want), late)
+	t.Logf("%d events from %d players, %d minutes; %d applied as corrections; %d records with clock-corrected times",
+		len(events), players, len(want), late, corrected)
 }
 
 // newEnvWithBroker is newEnv on a broker of the test's own.
@@ -174,23 +196,21 @@ type minuteFigures struct {
 	connectedPerSec, hearingPerSec           string
 }
 
-// inOrder applies the events in order of time in one partition, as one import, and returns
-// its final minutes.
-func inOrder(t *testing.T, stream string, events []client.Event) map[int64]minuteFigures {
+// inOrder applies the records (copies included) in order of time in one partition, as one
+// import, and returns its final minutes.
+func inOrder(t *testing.T, stream string, recs []event.Record) map[int64]minuteFigures {
 	t.Helper()
-	slices.SortStableFunc(events, func(a, b client.Event) int { return cmp.Compare(a.TS, b.TS) })
+	slices.SortStableFunc(recs, func(a, b event.Record) int { return cmp.Compare(a.EventTime, b.EventTime) })
 	p := session.New(session.DefaultConfig(), 0)
-	for i, ce := range events {
-		typ, _ := event.ParseType([]byte(ce.Type))
-		r := event.Record{Type: typ, Flags: event.FlagTrustedTime, Listener: event.Fingerprint([]byte(ce.ListenerID)),
-			Fingerprint: event.Fingerprint([]byte(ce.EventID)), EventTime: ce.TS, ReceivedAt: ce.TS, StreamID: []byte(stream)}
-		if ce.PlayedMS != nil {
-			r.PlayedMS = uint32(*ce.PlayedMS)
-		}
+	for i := range recs {
+		r := recs[i]
+		r.Flags |= event.FlagTrustedTime
+		r.ReceivedAt = r.EventTime
 		p.Add(&r, int64(i))
 	}
-	end := event.Record{Type: event.TypeEnd, Flags: event.FlagTrustedTime, StreamID: []byte(stream), EventTime: events[len(events)-1].TS, ReceivedAt: events[len(events)-1].TS}
-	p.Add(&end, int64(len(events)))
+	last := recs[len(recs)-1].EventTime
+	end := event.Record{Type: event.TypeEnd, Flags: event.FlagTrustedTime, StreamID: []byte(stream), EventTime: last, ReceivedAt: last}
+	p.Add(&end, int64(len(recs)))
 	out := map[int64]minuteFigures{}
 	for _, m := range p.TakeOutput().Minutes {
 		r, err := m.Row(0, 0)

@@ -60,36 +60,7 @@ func startCollector(t *testing.T, broker string, partitions int, mutate func(*co
 // readAll reads every record of topic, partition by partition, until each partition's end.
 func readAll(t *testing.T, cfg kafka.Config) map[int][]kafkago.Message {
 	t.Helper()
-	out := map[int][]kafkago.Message{}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	for p := range cfg.Partitions {
-		conn, err := kafkago.DialLeader(ctx, "tcp", cfg.Brokers[0], cfg.Topic, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		last, err := conn.ReadLastOffset()
-		conn.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if last == 0 {
-			continue
-		}
-		r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.Topic, Partition: p, MaxWait: 50 * time.Millisecond})
-		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatalf("partition %d: %v", p, err)
-			}
-			out[p] = append(out[p], m)
-			if m.Offset == last-1 {
-				break
-			}
-		}
-		r.Close()
-	}
-	return out
+	return testenv.ReadTopic(t, cfg.Brokers[0], cfg.Topic, cfg.Partitions)
 }
 
 func heartbeat(id, listener string, ts int64) client.Event {
@@ -111,6 +82,9 @@ func TestEventsArriveDecodableAndKeyedByListener(t *testing.T) {
 	}
 	parts := readAll(t, cfg.Kafka)
 	total := 0
+	// A 503 for a request Kafka took in part makes the client send it again: copies in Kafka
+	// are expected (the aggregator counts each event once), a missing event is not.
+	distinct := map[uint64]bool{}
 	listenerPartition := map[uint64]int{}
 	for p, msgs := range parts {
 		for _, m := range msgs {
@@ -132,10 +106,11 @@ func TestEventsArriveDecodableAndKeyedByListener(t *testing.T) {
 				t.Fatalf("record %+v", r)
 			}
 			total++
+			distinct[r.Fingerprint] = true
 		}
 	}
-	if total != 600 || len(listenerPartition) != 50 || len(parts) < 4 {
-		t.Fatalf("%d records, %d listeners in %d partitions", total, len(listenerPartition), len(parts))
+	if len(distinct) != 600 || len(listenerPartition) != 50 || len(parts) < 4 {
+		t.Fatalf("%d records (%d distinct events), %d listeners in %d partitions", total, len(distinct), len(listenerPartition), len(parts))
 	}
 }
 

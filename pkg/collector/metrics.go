@@ -60,3 +60,11 @@ func (m *metrics) eventOutcome(r event.Reason) {
 		m.rejected.WithLabelValues(string(r)).Inc()
 	}
 }
+
+// omitted counts the events of a batch rejected too_many_events_in_request but not listed in
+// its response (Batch.Omitted).
+func (m *metrics) omitted(n int) {
+	if n > 0 {
+		m.rejected.WithLabelValues(string(event.ReasonTooManyEventsInReq)).Add(float64(n))
+	}
+}

@@ -61,15 +61,19 @@ type Batch struct {
 	Resp     Response
 	Invalid  int // rejected by validation (client errors)
 	Filtered int // valid but filtered (GIVT, stream not allowed)
-	buf      []byte
-	ends     []int
+	// Omitted counts the events past the first beyond limits.max_events_per_request: rejected
+	// (too_many_events_in_request) and counted in Resp.Rejected and Invalid, not listed in
+	// Resp.Errors, so len(Resp.Errors) ≤ max_events_per_request + 1.
+	Omitted int
+	buf     []byte
+	ends    []int
 }
 
 // Reset empties b for reuse.
 func (b *Batch) Reset() {
 	b.Msgs = b.Msgs[:0]
 	b.Resp = Response{Errors: b.Resp.Errors[:0]}
-	b.Invalid, b.Filtered = 0, 0
+	b.Invalid, b.Filtered, b.Omitted = 0, 0, 0
 	b.buf = b.buf[:0]
 	b.ends = b.ends[:0]
 }
@@ -125,15 +129,26 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 	now := receivedAt.UnixMilli()
 	var rec event.Record
 	err := event.ParseBody(body, func(i int, e *event.Event, r event.Reason) {
-		if r == "" {
-			r = event.Validate(e)
+		if i >= p.maxEvents {
+			// The rest of an oversized batch is refused whole, and only its first event is
+			// listed: NDJSON events can be 2 bytes, so listing each would let a small (gzip) body
+			// buy a response hundreds of times its size.
+			b.Invalid++
+			if i == p.maxEvents {
+				b.reject(i, event.ReasonTooManyEventsInReq)
+			} else {
+				b.Resp.Rejected++
+				b.Omitted++
+			}
+			return
 		}
-		if r == "" && i >= p.maxEvents {
-			r = event.ReasonTooManyEventsInReq
+		var field string
+		if r == "" {
+			r, field = event.ValidateField(e)
 		}
 		if r != "" {
 			b.Invalid++
-			b.reject(i, r)
+			b.rejectField(i, r, field)
 			return
 		}
 		// What this sender may not send at all is said before anything about the event's time.
@@ -181,11 +196,15 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 	return nil
 }
 
-func (b *Batch) reject(i int, r event.Reason) {
+func (b *Batch) reject(i int, r event.Reason) { b.rejectField(i, r, "") }
+
+// rejectField rejects event i for r, about the named field (event.ValidateField) when r's
+// message depends on it.
+func (b *Batch) rejectField(i int, r event.Reason, field string) {
 	b.Resp.Rejected++
 	msg, ok := filterMessages[r]
 	if !ok {
-		msg = r.Message()
+		msg = r.MessageFor(field)
 	}
 	b.Resp.Errors = append(b.Resp.Errors, ItemError{Index: i, Reason: r, Message: msg})
 }

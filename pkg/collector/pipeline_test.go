@@ -240,6 +240,62 @@ func TestPipelineFiltersAndReportsEveryRejection(t *testing.T) {
 	}
 }
 
+// TestHostileTextRejected: ids that would rewrite a terminal or pass for another id never reach
+// Kafka, and the answer says which field to fix without echoing the value.
+func TestHostileTextRejected(t *testing.T) {
+	p, _ := NewPipeline(testConfig())
+	body := strings.Join([]string{
+		`{"event_id":"a","type":"join","stream_id":"s\u001b[2J","listener_id":"u","ts":1}`,
+		`{"event_id":"b","type":"join","stream_id":"s","listener_id":"u\r\nfake line","ts":1}`,
+		`{"event_id":"c","type":"error","stream_id":"s","listener_id":"u","ts":1,"error_code":"net\u202ekrow"}`,
+		`{"event_id":"d","type":"join","stream_id":"s","listener_id":"u","ts":1,"client":{"platform":"ios\u200b"}}`,
+		`{"event_id":"e","type":"join","stream_id":"cafe\u0301","listener_id":"u","ts":1}`,
+		`{"event_id":"f\u0085","type":"join","stream_id":"s","listener_id":"u","ts":1}`,
+		`{"event_id":"g","type":"join","stream_id":"caf\u00e9","listener_id":"u","ts":1}`,
+	}, "\n")
+	b := convert(t, p, Source{}, time.Now(), body)
+	want := []struct {
+		reason event.Reason
+		field  string
+	}{{event.ReasonBadChars, "stream_id"}, {event.ReasonBadChars, "listener_id"}, {event.ReasonBadChars, "error_code"},
+		{event.ReasonBadChars, "client.platform"}, {event.ReasonNotNFC, "stream_id"}, {event.ReasonBadChars, "event_id"}}
+	if b.Resp.Accepted != 1 || len(b.Msgs) != 1 || len(b.Resp.Errors) != len(want) {
+		t.Fatalf("accepted %d, errors %+v", b.Resp.Accepted, b.Resp.Errors)
+	}
+	for i, w := range want {
+		e := b.Resp.Errors[i]
+		if e.Index != i || e.Reason != w.reason || !strings.HasPrefix(e.Message, w.field+" must ") {
+			t.Errorf("event %d: %+v, want %s about %s", i, e, w.reason, w.field)
+		}
+	}
+}
+
+// TestOversizedBatchBoundsResponse: past limits.max_events_per_request every event is refused,
+// and only the first of them is listed, so that a body of tiny events (2 bytes each in NDJSON,
+// a few hundred thousand in 1 MiB, from a gzip body of a few kB) cannot make a response many
+// times the size of the request.
+func TestOversizedBatchBoundsResponse(t *testing.T) {
+	cfg := testConfig()
+	cfg.Limits.MaxEventsPerRequest = 8
+	p, _ := NewPipeline(cfg)
+	ok := `{"event_id":"e","type":"join","stream_id":"s","listener_id":"u","ts":1}`
+	for _, body := range []string{
+		strings.Repeat("1\n", 1000),
+		strings.Repeat(ok+"\n", 1000),
+		"[" + strings.Repeat(ok+",", 999) + ok + "]",
+	} {
+		b := convert(t, p, Source{}, time.Now(), body)
+		if b.Resp.Accepted+b.Resp.Rejected != 1000 || b.Invalid+b.Filtered != b.Resp.Rejected || len(b.Resp.Errors) > 9 {
+			t.Fatalf("accepted %d rejected %d (invalid %d, filtered %d), %d errors listed", b.Resp.Accepted, b.Resp.Rejected,
+				b.Invalid, b.Filtered, len(b.Resp.Errors))
+		}
+		last := b.Resp.Errors[len(b.Resp.Errors)-1]
+		if last.Index != 8 || last.Reason != event.ReasonTooManyEventsInReq || b.Omitted != 991 {
+			t.Fatalf("last error %+v, %d omitted", last, b.Omitted)
+		}
+	}
+}
+
 // TestEndEvents: an end event from a trusted token becomes one end record marked for every
 // partition, keyed like a displayed event; from any other token it is filtered.
 func TestEndEvents(t *testing.T) {

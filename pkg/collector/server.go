@@ -2,14 +2,12 @@ package collector
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -179,6 +177,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	for _, e := range b.Resp.Errors {
 		s.metrics.eventOutcome(e.Reason)
 	}
+	s.metrics.omitted(b.Omitted)
 	if len(b.Msgs) > 0 && !tok.limiter.AllowN(start, len(b.Msgs)) {
 		s.metrics.dropped.WithLabelValues("rate_limited_token").Add(float64(len(b.Msgs)))
 		s.fail(w, http.StatusTooManyRequests, "rate_limited_token", "token is over its event rate", time.Second)
@@ -260,30 +259,7 @@ func (s *Server) readBody(r *http.Request, buf *bytes.Buffer) (int, string) {
 	if r.ContentLength > limit {
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", limit)
 	}
-	var body io.Reader = http.MaxBytesReader(nil, r.Body, limit)
-	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
-	case "", "identity":
-	case "gzip":
-		zr, err := gzip.NewReader(body)
-		if err != nil {
-			return http.StatusBadRequest, "bad gzip body: " + err.Error()
-		}
-		defer zr.Close()
-		body = zr
-	default:
-		return http.StatusUnsupportedMediaType, "unsupported Content-Encoding " + enc
-	}
-	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe) || n > limit:
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", limit)
-	case err != nil:
-		return http.StatusBadRequest, "cannot read body: " + err.Error()
-	case n == 0:
-		return http.StatusBadRequest, "empty body"
-	}
-	return 0, ""
+	return decodeBody(http.MaxBytesReader(nil, r.Body, limit), r.Header.Get("Content-Encoding"), limit, buf)
 }
 
 func (s *Server) putBody(buf *bytes.Buffer) {

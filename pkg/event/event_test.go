@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // parseOne parses a one-event NDJSON body and returns the event and its first problem.
@@ -111,13 +115,13 @@ func TestValidationRules(t *testing.T) {
 }
 
 func TestParsedValues(t *testing.T) {
-	e, r := parseOne(t, `{"event_id":"e\u00e9\n","type":"heartbeat","stream_id":"s\"1","listener_id":"\ud83d\ude00",`+
+	e, r := parseOne(t, `{"event_id":"e\u00e9\/","type":"heartbeat","stream_id":"s\"1","listener_id":"\ud83d\ude00",`+
 		`"ts":"2024-08-13T00:42:00.5Z","played_ms":9500,"stalled_ms":500,"muted":true,"client":{"app":"a","platform":"web"},"ticket":"t\u002d1"}`)
 	if r != "" {
 		t.Fatal(r)
 	}
 	want := time.Date(2024, 8, 13, 0, 42, 0, 500e6, time.UTC).UnixMilli()
-	if string(e.EventID) != "eé\n" || string(e.StreamID) != `s"1` || string(e.ListenerID) != "😀" ||
+	if string(e.EventID) != "eé/" || string(e.StreamID) != `s"1` || string(e.ListenerID) != "😀" ||
 		e.TSMillis != want || e.PlayedMS != 9500 || e.StalledMS != 500 || !e.Muted ||
 		string(e.Client.App) != "a" || string(e.Client.Platform) != "web" || e.Client.Version != nil || string(e.Ticket) != "t-1" {
 		t.Fatalf("parsed %+v", e)
@@ -244,4 +248,147 @@ func normalize(r Record) Record {
 		}
 	}
 	return r
+}
+
+// hostileChars are characters that must not reach an id or a client string: C0 and C1
+// controls and DEL move a terminal's cursor or end lines (a stream id holding "\x1b[2J" clears
+// the screen of whoever reads the report); bidi overrides, zero-width characters and the BOM
+// make an id display as another one; U+2028/U+2029 end lines in JavaScript and some terminals;
+// U+FFFD is what a lone surrogate escape decodes to, so two different ids would become one.
+// Each is written as a JSON escape, so the scanner passes it on decoded.
+var hostileChars = []string{
+	`\u0000`, `\u0007`, `\b`, `\t`, `\n`, `\r`, `\u001b`, `\u001f`, `\u007f`,
+	`\u0080`, `\u0085`, `\u009b`, `\u009f`,
+	`\u00ad`, `\u061c`, `\u200b`, `\u200c`, `\u200d`, `\u200e`, `\u200f`,
+	`\u202a`, `\u202b`, `\u202c`, `\u202d`, `\u202e`, `\u2060`, `\u2066`, `\u2067`, `\u2068`, `\u2069`,
+	`\ufeff`, `\u2028`, `\u2029`, `\ud800`, `\udfff`, `\ufffd`, `\udb40\udc01`,
+}
+
+// TestHostileCharsRejected checks every id and client string against every hostile character,
+// at the start, in the middle and at the end of the value.
+func TestHostileCharsRejected(t *testing.T) {
+	fields := []struct {
+		name string
+		body func(v string) string
+	}{
+		{"event_id", func(v string) string {
+			return `{"event_id":"` + v + `","type":"join","stream_id":"s","listener_id":"u","ts":1}`
+		}},
+		{"stream_id", func(v string) string {
+			return `{"event_id":"e","type":"join","stream_id":"` + v + `","listener_id":"u","ts":1}`
+		}},
+		{"listener_id", func(v string) string {
+			return `{"event_id":"e","type":"join","stream_id":"s","listener_id":"` + v + `","ts":1}`
+		}},
+		{"error_code", func(v string) string {
+			return `{"event_id":"e","type":"error","stream_id":"s","listener_id":"u","ts":1,"error_code":"` + v + `"}`
+		}},
+		{"client.app", func(v string) string {
+			return `{"event_id":"e","type":"join","stream_id":"s","listener_id":"u","ts":1,"client":{"app":"` + v + `"}}`
+		}},
+		{"client.version", func(v string) string {
+			return `{"event_id":"e","type":"join","stream_id":"s","listener_id":"u","ts":1,"client":{"version":"` + v + `"}}`
+		}},
+		{"client.platform", func(v string) string {
+			return `{"event_id":"e","type":"join","stream_id":"s","listener_id":"u","ts":1,"client":{"platform":"` + v + `"}}`
+		}},
+	}
+	for _, f := range fields {
+		if _, r := parseOne(t, f.body("ok-é")); r != "" {
+			t.Fatalf("%s: a clean value is rejected: %q", f.name, r)
+		}
+		for _, c := range hostileChars {
+			for _, v := range []string{c + "x", "a" + c + "é", "x" + c} {
+				if _, r := parseOne(t, f.body(v)); r != ReasonBadChars {
+					t.Errorf("%s %q: reason %q, want %q", f.name, v, r, ReasonBadChars)
+				}
+			}
+		}
+	}
+}
+
+// TestInvalidUTF8 checks both ways invalid UTF-8 can arrive: raw in the body, which is not JSON
+// (RFC 8259 §8.1) and so malformed, and in an Event not made by the scanner, which Validate
+// must refuse on its own.
+func TestInvalidUTF8(t *testing.T) {
+	for _, raw := range []string{"\xff", "a\xc3", "\xed\xa0\x80", "\xc0\xaf", "\xf4\x90\x80\x80"} {
+		if _, r := parseOne(t, `{"event_id":"e","type":"join","stream_id":"`+raw+`","listener_id":"u","ts":1}`); r != ReasonMalformed {
+			t.Errorf("raw %q in stream_id: reason %q, want %q", raw, r, ReasonMalformed)
+		}
+		e := Event{EventID: []byte("e"), TypeName: []byte("join"), Type: TypeJoin, StreamID: []byte("s"),
+			ListenerID: []byte("u" + raw), HasTS: true}
+		if r := Validate(&e); r != ReasonBadChars {
+			t.Errorf("listener_id %q: reason %q, want %q", "u"+raw, r, ReasonBadChars)
+		}
+	}
+}
+
+// TestNotNFCRejected: the same id in NFC and NFD is two byte strings, so two streams or two
+// listeners; ids must arrive in NFC. event_id and the client strings are exempt (see
+// ReasonNotNFC).
+func TestNotNFCRejected(t *testing.T) {
+	cases := []struct {
+		name string
+		body string
+		want Reason
+	}{
+		{"stream_id NFC", `{"event_id":"e","type":"join","stream_id":"caf\u00e9","listener_id":"u","ts":1}`, ""},
+		{"stream_id NFD", `{"event_id":"e","type":"join","stream_id":"cafe\u0301","listener_id":"u","ts":1}`, ReasonNotNFC},
+		{"stream_id NFD raw", `{"event_id":"e","type":"join","stream_id":"cafe` + "\u0301" + `","listener_id":"u","ts":1}`, ReasonNotNFC},
+		{"stream_id Hangul jamo", `{"event_id":"e","type":"join","stream_id":"\u1100\u1161","listener_id":"u","ts":1}`, ReasonNotNFC},
+		{"stream_id Hangul syllable", `{"event_id":"e","type":"join","stream_id":"\uac00","listener_id":"u","ts":1}`, ""},
+		{"stream_id compatibility char is NFC", `{"event_id":"e","type":"join","stream_id":"\ufb01","listener_id":"u","ts":1}`, ""},
+		{"stream_id emoji", `{"event_id":"e","type":"join","stream_id":"\ud83d\ude00","listener_id":"u","ts":1}`, ""},
+		{"listener_id NFD", `{"event_id":"e","type":"join","stream_id":"s","listener_id":"Ame\u0301lie","ts":1}`, ReasonNotNFC},
+		{"listener_id NFC", `{"event_id":"e","type":"join","stream_id":"s","listener_id":"Am\u00e9lie","ts":1}`, ""},
+		{"error_code NFD", `{"event_id":"e","type":"error","stream_id":"s","listener_id":"u","ts":1,"error_code":"re\u0301seau"}`, ReasonNotNFC},
+		{"error_code NFC", `{"event_id":"e","type":"error","stream_id":"s","listener_id":"u","ts":1,"error_code":"r\u00e9seau"}`, ""},
+		{"event_id NFD is kept as sent", `{"event_id":"e\u0301","type":"join","stream_id":"s","listener_id":"u","ts":1}`, ""},
+		{"client NFD is kept as sent", `{"event_id":"e","type":"join","stream_id":"s","listener_id":"u","ts":1,"client":{"app":"e\u0301"}}`, ""},
+		{"displayed stream_id NFD", `{"event_id":"d","type":"displayed","stream_id":"cafe\u0301","ts":1,"displayed_count":3}`, ReasonNotNFC},
+	}
+	for _, c := range cases {
+		if _, r := parseOne(t, c.body); r != c.want {
+			t.Errorf("%s: reason %q, want %q", c.name, r, c.want)
+		}
+	}
+}
+
+// TestLatinIsNFC backs checkTextSlow's shortcut: below U+0300 the soft hyphen is the only format
+// character, and every pair of characters (so every string) is NFC.
+func TestLatinIsNFC(t *testing.T) {
+	for r := rune(0xa0); r < 0x300; r++ {
+		if unicode.Is(unicode.Cf, r) != (r == 0xad) {
+			t.Fatalf("U+%04X: format character %v", r, unicode.Is(unicode.Cf, r))
+		}
+	}
+	buf := make([]byte, 0, 8)
+	for r1 := rune(0x20); r1 < 0x300; r1++ {
+		for r2 := rune(0x20); r2 < 0x300; r2++ {
+			buf = utf8.AppendRune(utf8.AppendRune(buf[:0], r1), r2)
+			if !norm.NFC.IsNormal(buf) {
+				t.Fatalf("%q is not NFC", buf)
+			}
+		}
+	}
+}
+
+// TestCheckTextWords: the word-at-a-time test agrees with a byte-by-byte one, whatever the
+// position of the first byte outside printable ASCII.
+func TestCheckTextWords(t *testing.T) {
+	for n := 0; n <= 24; n++ {
+		for pos := 0; pos < n; pos++ {
+			for _, c := range []byte{0x00, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xc3, 0xff} {
+				b := []byte(strings.Repeat("a", n))
+				b[pos] = c
+				want := Reason("")
+				if c < 0x20 || c >= 0x7f {
+					want = ReasonBadChars // a lone byte ≥ 0x80 is invalid UTF-8
+				}
+				if got := checkText(b, true); got != want {
+					t.Fatalf("%q: %q, want %q", b, got, want)
+				}
+			}
+		}
+	}
 }

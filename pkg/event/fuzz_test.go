@@ -7,7 +7,10 @@ import (
 	"reflect"
 	"strconv"
 	"testing"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // FuzzParse checks the hand-written scanner against encoding/json on one NDJSON line: what
@@ -138,4 +141,94 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("round trip changed the record:\n%+v\n%+v", r, again)
 		}
 	})
+}
+
+// FuzzValidate checks that validation never panics, whatever the scanner made of a body (even
+// an event it refused), and that what it accepts satisfies the SPEC's limits and the character
+// rules, judged by textOracle, a rune-by-rune restatement of them. It also holds checkText, with
+// its word-at-a-time fast path, to the oracle on the raw input.
+func FuzzValidate(f *testing.F) {
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, nfc := range []bool{false, true} {
+			if got, want := checkText(body, nfc), textOracle(body, nfc); got != want {
+				t.Fatalf("checkText(%q, %v) = %q, oracle %q", body, nfc, got, want)
+			}
+		}
+		_ = ParseBody(body, func(_ int, e *Event, r Reason) {
+			v, field := ValidateField(e)
+			if r != "" {
+				return
+			}
+			switch v {
+			case "":
+				checkValid(t, e)
+			case ReasonBadChars, ReasonNotNFC:
+				if got := textOracle(textField(e, field), v == ReasonNotNFC); got != v {
+					t.Fatalf("%s %q rejected %q, oracle %q", field, textField(e, field), v, got)
+				}
+			}
+		})
+	})
+}
+
+// textOracle is the character rule of checkText, written for clarity instead of speed.
+func textOracle(b []byte, nfc bool) Reason {
+	if !utf8.Valid(b) {
+		return ReasonBadChars
+	}
+	for _, r := range string(b) {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029' || r == utf8.RuneError {
+			return ReasonBadChars
+		}
+	}
+	if nfc && !norm.NFC.IsNormal(b) {
+		return ReasonNotNFC
+	}
+	return ""
+}
+
+func textField(e *Event, field string) []byte {
+	return map[string][]byte{"event_id": e.EventID, "stream_id": e.StreamID, "listener_id": e.ListenerID,
+		"error_code": e.ErrorCode, "client.app": e.Client.App, "client.version": e.Client.Version,
+		"client.platform": e.Client.Platform}[field]
+}
+
+// checkValid states the SPEC's event table for an event Validate accepted.
+func checkValid(t *testing.T, e *Event) {
+	t.Helper()
+	text := func(name string, v []byte, minLen, maxLen int, nfc bool) {
+		t.Helper()
+		if len(v) < minLen || len(v) > maxLen {
+			t.Fatalf("valid event with %s of %d bytes: %+v", name, len(v), e)
+		}
+		if r := textOracle(v, nfc); r != "" {
+			t.Fatalf("valid event with %s %q: %s", name, v, r)
+		}
+	}
+	noListener := e.Type == TypeDisplayed || e.Type == TypeEnd
+	switch {
+	case !e.Type.Client() || !e.HasTS:
+		t.Fatalf("valid event of type %v, ts present %v", e.Type, e.HasTS)
+	case e.ListenerID == nil && !noListener:
+		t.Fatalf("valid %v without listener_id", e.Type)
+	case (e.Type == TypeHeartbeat) != e.HasPlayed || e.HasStalled && e.Type != TypeHeartbeat:
+		t.Fatalf("valid %v, played_ms present %v, stalled_ms %v", e.Type, e.HasPlayed, e.HasStalled)
+	case e.PlayedMS < 0 || e.PlayedMS > MaxIntervalMS || e.StalledMS < 0 || e.StalledMS > MaxIntervalMS:
+		t.Fatalf("valid heartbeat with played_ms %d, stalled_ms %d", e.PlayedMS, e.StalledMS)
+	case (e.Type == TypeError) != (e.ErrorCode != nil):
+		t.Fatalf("valid %v, error_code %q", e.Type, e.ErrorCode)
+	case (e.Type == TypeDisplayed) != e.HasDisplayed || e.DisplayedCount < 0:
+		t.Fatalf("valid %v, displayed_count present %v (%d)", e.Type, e.HasDisplayed, e.DisplayedCount)
+	}
+	text("event_id", e.EventID, 1, MaxEventIDLen, false)
+	text("stream_id", e.StreamID, 1, MaxStreamIDLen, true)
+	if e.ListenerID != nil {
+		text("listener_id", e.ListenerID, 1, MaxListenerIDLen, true)
+	}
+	if e.ErrorCode != nil {
+		text("error_code", e.ErrorCode, 1, MaxErrorCodeLen, true)
+	}
+	text("client.app", e.Client.App, 0, MaxClientField, false)
+	text("client.version", e.Client.Version, 0, MaxClientField, false)
+	text("client.platform", e.Client.Platform, 0, MaxClientField, false)
 }

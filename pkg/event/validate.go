@@ -31,6 +31,19 @@ const (
 	ReasonBadTicket          Reason = "bad_ticket"
 	ReasonFieldNotAllowed    Reason = "field_not_allowed_for_type"
 	ReasonTooManyEventsInReq Reason = "too_many_events_in_request"
+	// ReasonBadChars: an id, error_code or client string holds a character that must never be
+	// stored or shown (see checkText); the message names the field.
+	ReasonBadChars Reason = "bad_chars"
+	// ReasonNotNFC: stream_id, listener_id or error_code is not in Unicode NFC. The same text in
+	// NFC and NFD is two byte strings, so two streams, listeners or codes that look alike in
+	// every report. The collector rejects rather than normalises: a normalised id would no
+	// longer be the id the client (and every other system it reports to) holds, so a lookup by
+	// the client's id would find nothing, and the client would never learn; a rejection tells it
+	// to normalise (String.normalize in JavaScript, java.text.Normalizer, Swift and Python have
+	// NFC built in). event_id is exempt: it is only hashed to recognise retried copies, which
+	// carry the same bytes, and normalising it would make two byte-different ids one and drop an
+	// event as a copy. The client strings are free text, counted but never an identity.
+	ReasonNotNFC Reason = "not_nfc"
 )
 
 // Reasons for rejecting an event whose time the collector cannot use (docs/time.md).
@@ -109,7 +122,11 @@ func (r Reason) Message() string {
 	case ReasonBadTicket:
 		return "ticket must be a non-empty string of at most 256 bytes"
 	case ReasonTooManyEventsInReq:
-		return "more events in one request than the collector accepts"
+		return "more events in one request than the collector accepts (limits.max_events_per_request): this one and every later one are rejected, and only this one is listed"
+	case ReasonBadChars:
+		return "ids, error_code and client strings must be valid UTF-8 without control characters, Unicode format characters (bidi controls, zero-width characters, BOM), line separators or U+FFFD"
+	case ReasonNotNFC:
+		return "stream_id, listener_id and error_code must be in Unicode NFC"
 	case ReasonTSInFuture:
 		return "ts is in the future: later than the collector's clock (or sent_at) plus limits.max_skew"
 	case ReasonTSTooOld:
@@ -118,70 +135,119 @@ func (r Reason) Message() string {
 	return string(r)
 }
 
+// MessageFor is the message of r about the named field (as ValidateField names it): the
+// reasons shared by several fields say which one; the others have their own message.
+func (r Reason) MessageFor(field string) string {
+	switch {
+	case field == "":
+	case r == ReasonBadChars:
+		return field + " must be valid UTF-8 without control characters, Unicode format characters (bidi controls, zero-width characters, BOM), line separators or U+FFFD"
+	case r == ReasonNotNFC:
+		return field + " must be in Unicode NFC (normalise it before sending)"
+	}
+	return r.Message()
+}
+
 // Validate checks a parsed event against the SPEC's rules for its type and returns the first
 // violation in the order of the SPEC table, or "" when e is valid. Values of the wrong JSON
 // kind were already reported by ParseBody.
 func Validate(e *Event) Reason {
+	r, _ := ValidateField(e)
+	return r
+}
+
+// ValidateField is Validate that also names the field of the violation, as in JSON ("client.app"
+// for a client string), for MessageFor; the field is "" when the violation is not about one.
+func ValidateField(e *Event) (Reason, string) {
 	switch {
 	case e.EventID == nil:
-		return ReasonMissingEventID
+		return ReasonMissingEventID, "event_id"
 	case len(e.EventID) == 0 || len(e.EventID) > MaxEventIDLen:
-		return ReasonBadEventID
+		return ReasonBadEventID, "event_id"
+	case checkText(e.EventID, false) != "":
+		return ReasonBadChars, "event_id"
 	case e.TypeName == nil:
-		return ReasonMissingType
+		return ReasonMissingType, "type"
 	case !e.Type.Client():
-		return ReasonBadType
+		return ReasonBadType, "type"
 	case e.StreamID == nil:
-		return ReasonMissingStreamID
+		return ReasonMissingStreamID, "stream_id"
 	case len(e.StreamID) == 0 || len(e.StreamID) > MaxStreamIDLen:
-		return ReasonBadStreamID
+		return ReasonBadStreamID, "stream_id"
+	}
+	if r := checkText(e.StreamID, true); r != "" {
+		return r, "stream_id"
+	}
+	switch {
 	case e.Type != TypeDisplayed && e.Type != TypeEnd && e.ListenerID == nil:
-		return ReasonMissingListenerID
+		return ReasonMissingListenerID, "listener_id"
 	case e.ListenerID != nil && (len(e.ListenerID) == 0 || len(e.ListenerID) > MaxListenerIDLen):
-		return ReasonBadListenerID
-	case !e.HasTS:
-		return ReasonMissingTS
+		return ReasonBadListenerID, "listener_id"
+	}
+	if r := checkText(e.ListenerID, true); r != "" {
+		return r, "listener_id"
+	}
+	if !e.HasTS {
+		return ReasonMissingTS, "ts"
 	}
 	switch e.Type {
 	case TypeHeartbeat:
 		switch {
 		case !e.HasPlayed:
-			return ReasonMissingPlayedMS
+			return ReasonMissingPlayedMS, "played_ms"
 		case e.PlayedMS > MaxIntervalMS:
-			return ReasonBadPlayedMS
+			return ReasonBadPlayedMS, "played_ms"
 		case e.StalledMS > MaxIntervalMS:
-			return ReasonBadStalledMS
+			return ReasonBadStalledMS, "stalled_ms"
 		}
 	case TypeError:
 		switch {
 		case e.ErrorCode == nil:
-			return ReasonMissingErrorCode
+			return ReasonMissingErrorCode, "error_code"
 		case len(e.ErrorCode) == 0 || len(e.ErrorCode) > MaxErrorCodeLen:
-			return ReasonBadErrorCode
+			return ReasonBadErrorCode, "error_code"
+		}
+		if r := checkText(e.ErrorCode, true); r != "" {
+			return r, "error_code"
 		}
 	case TypeDisplayed:
 		if !e.HasDisplayed {
-			return ReasonMissingDisplayed
+			return ReasonMissingDisplayed, "displayed_count"
 		}
 	}
 	if (e.Type != TypeHeartbeat && (e.HasPlayed || e.HasStalled)) ||
 		(e.Type != TypeError && e.ErrorCode != nil) ||
 		(e.Type != TypeDisplayed && e.HasDisplayed) {
-		return ReasonFieldNotAllowed
-	}
-	if e.HasClient && (len(e.Client.App) > MaxClientField || len(e.Client.Version) > MaxClientField ||
-		len(e.Client.Platform) > MaxClientField) {
-		return ReasonBadClient
+		return ReasonFieldNotAllowed, ""
 	}
 	// A ticket vouches for a listener, and a displayed event has none. Whether the ticket is
 	// genuine is for the collector to say (it holds the key).
 	if e.Ticket != nil {
 		switch {
 		case e.Type == TypeDisplayed:
-			return ReasonFieldNotAllowed
+			return ReasonFieldNotAllowed, "ticket"
 		case len(e.Ticket) == 0 || len(e.Ticket) > MaxTicketLen:
-			return ReasonBadTicket
+			return ReasonBadTicket, "ticket"
 		}
 	}
-	return ""
+	if e.HasClient {
+		if r := clientText(e.Client.App); r != "" {
+			return r, "client.app"
+		}
+		if r := clientText(e.Client.Version); r != "" {
+			return r, "client.version"
+		}
+		if r := clientText(e.Client.Platform); r != "" {
+			return r, "client.platform"
+		}
+	}
+	return "", ""
+}
+
+// clientText checks one of the client strings: free text, so not held to NFC.
+func clientText(v []byte) Reason {
+	if len(v) > MaxClientField {
+		return ReasonBadClient
+	}
+	return checkText(v, false)
 }

@@ -68,15 +68,18 @@ func EnsureTopic(ctx context.Context, c Config) error {
 	return nil
 }
 
-// PartitionCount asks the cluster how many partitions topic has. It retries briefly because
-// a just-created topic may not be in the metadata yet.
+// PartitionCount asks the cluster how many partitions topic has, once every one has a leader.
+// It retries briefly because a just-created topic may not be in the metadata yet, or its
+// partitions not led yet: writes to them would fail with "not leader for partition".
 func PartitionCount(ctx context.Context, brokers []string, topic string) (int, error) {
 	client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Timeout: 10 * time.Second}
 	var lastErr error
 	for attempt := 0; attempt < 50; attempt++ {
 		md, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
 		if err == nil && len(md.Topics) == 1 && md.Topics[0].Error == nil && len(md.Topics[0].Partitions) > 0 {
-			return len(md.Topics[0].Partitions), nil
+			if err = leaderless(md.Topics[0]); err == nil {
+				return len(md.Topics[0].Partitions), nil
+			}
 		}
 		if err == nil && len(md.Topics) == 1 {
 			err = md.Topics[0].Error
@@ -89,4 +92,17 @@ func PartitionCount(ctx context.Context, brokers []string, topic string) (int, e
 		}
 	}
 	return 0, fmt.Errorf("cannot read metadata of topic %s: %v", topic, lastErr)
+}
+
+// leaderless says which partition of t has no leader yet, or nil.
+func leaderless(t kafkago.Topic) error {
+	for _, p := range t.Partitions {
+		if p.Error != nil {
+			return fmt.Errorf("partition %d: %w", p.ID, p.Error)
+		}
+		if p.Leader.Host == "" {
+			return fmt.Errorf("partition %d has no leader yet", p.ID)
+		}
+	}
+	return nil
 }

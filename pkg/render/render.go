@@ -1,12 +1,19 @@
 // Package render prints reports and claim verdicts for people.
+//
+// Every string that comes from the database (stream ids, error codes, claims) goes through
+// Text or %q before it reaches the terminal: the collector refuses control and format
+// characters (event.ReasonBadChars), but rows written before it did, or by anyone with insert
+// rights, must not be able to clear the screen or print a line of their own.
 package render
 
 import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/earshot/earshot/pkg/claims"
 	"github.com/earshot/earshot/pkg/report"
@@ -14,7 +21,7 @@ import (
 
 // Report writes the stream's figures, optionally its minute curve, and the verdicts.
 func Report(w io.Writer, r *report.Stream, verdicts []claims.Verdict, minutes bool) {
-	fmt.Fprintf(w, "stream %s, %s – %s (%d minutes with data)\n\n", r.StreamID, r.From.Format("2006-01-02 15:04"),
+	fmt.Fprintf(w, "stream %s, %s – %s (%d minutes with data)\n\n", Text(r.StreamID), r.From.Format("2006-01-02 15:04"),
 		r.To.Format("15:04 MST"), len(r.Minutes))
 	row := func(name, value, note string) { fmt.Fprintf(w, "  %-34s %-40s %s\n", name, value, note) }
 	row("displayed by the platform (max)", fmt.Sprint(r.DisplayedMax), at(r.DisplayedMaxAt))
@@ -59,20 +66,50 @@ func Report(w io.Writer, r *report.Stream, verdicts []claims.Verdict, minutes bo
 		fmt.Fprintf(w, "\nclaims\n")
 	}
 	for _, v := range verdicts {
-		fmt.Fprintf(w, "\n  %q — %s", v.Claim.Quote, v.Claim.Claimant)
+		fmt.Fprintf(w, "\n  %q — %s", v.Claim.Quote, Text(v.Claim.Claimant))
 		if !v.Claim.SaidAt.IsZero() {
 			fmt.Fprintf(w, ", %s", v.Claim.SaidAt.UTC().Format("2006-01-02 15:04 UTC"))
 		}
-		fmt.Fprintf(w, "\n    claimed %s: %.0f\n", v.Claim.Metric, v.Claim.ClaimedValue)
+		fmt.Fprintf(w, "\n    claimed %s: %.0f\n", Text(v.Claim.Metric), v.Claim.ClaimedValue)
 		if v.Kind != claims.NotMeasurable {
 			fmt.Fprintf(w, "    measured %s: %s %s\n", v.Measured.Name, report.Round(v.Measured.Count), v.Measured.Note)
 		}
 		fmt.Fprintf(w, "    verdict: %s\n", strings.ToUpper(v.String()[:1])+v.String()[1:])
 		if v.Claim.SourceURL != "" {
-			fmt.Fprintf(w, "    source: %s\n", v.Claim.SourceURL)
+			fmt.Fprintf(w, "    source: %s\n", Text(v.Claim.SourceURL))
 		}
 	}
 }
+
+// NoData writes that stream has no measurements, and the claims about it with their verdicts.
+func NoData(w io.Writer, stream string, verdicts []claims.Verdict, err error) {
+	fmt.Fprintf(w, "stream %s: %v\n", Text(stream), err)
+	for _, v := range verdicts {
+		fmt.Fprintf(w, "  %q — %s: %s\n", v.Claim.Quote, Text(v.Claim.Claimant), v)
+	}
+}
+
+// Claims writes one tab-separated line per claim: id, claimant, metric, value, quote.
+func Claims(w io.Writer, cs []claims.Claim) {
+	for _, c := range cs {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%.0f\t%q\n", Text(c.ID), Text(c.Claimant), Text(c.Metric), c.ClaimedValue, c.Quote)
+	}
+}
+
+// Text returns s ready for a terminal: s itself when it is valid UTF-8 of printable characters
+// (strconv.IsPrint: letters, marks, numbers, punctuation, symbols, the ASCII space) that does not
+// start with a double quote; otherwise s quoted and escaped as Go does (strconv.Quote), so
+// "\x1b[2J\r\n" for an escape sequence and a line break, "\u202e" for a bidi override, "\xff"
+// for a byte that is not UTF-8. A bare value never starts with a quote and a quoted one always
+// does, so one cannot pass for the other.
+func Text(s string) string {
+	if strings.HasPrefix(s, `"`) || !utf8.ValidString(s) || strings.IndexFunc(s, notPrint) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+func notPrint(r rune) bool { return !strconv.IsPrint(r) }
 
 func at(t time.Time) string {
 	if t.IsZero() {
@@ -93,7 +130,7 @@ func errorsLine(total uint64, byCode map[string]uint64) string {
 	slices.Sort(codes)
 	parts := make([]string, len(codes))
 	for i, c := range codes {
-		parts[i] = fmt.Sprintf("%s %d", c, byCode[c])
+		parts[i] = fmt.Sprintf("%s %d", Text(c), byCode[c])
 	}
 	return fmt.Sprintf("%d (%s)", total, strings.Join(parts, ", "))
 }

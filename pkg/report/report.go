@@ -322,7 +322,7 @@ func WaitFinal(ctx context.Context, conn driver.Conn, stream string, partitions 
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s to be final in %d partitions (%d so far): %w", stream, partitions, closed, ctx.Err())
+			return fmt.Errorf("waiting for %q to be final in %d partitions (%d so far): %w", stream, partitions, closed, ctx.Err())
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
