@@ -67,3 +67,38 @@ func TestAuthenticatedFromTheFirstTicketOn(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthenticatedAcrossRebase: listener times are relative to a base that moves forward
+// for a stream longer than 49 days; a listener authenticated on the first day is still
+// authenticated in its sessions on the last.
+func TestAuthenticatedAcrossRebase(t *testing.T) {
+	p := New(DefaultConfig(), 0)
+	r := newRows()
+	var recs []event.Record
+	for k := int64(0); k < 51*24*3; k++ { // a session every 20 min for 51 days, 40 listeners
+		l := fmt.Sprintf("l%d", k%40)
+		ts := k * 20 * 60_000
+		for _, e := range []specEvent{
+			{ID: fmt.Sprintf("j%d", k), Type: "join", Listener: l, TS: ts},
+			{ID: fmt.Sprintf("h%d", k), Type: "heartbeat", Listener: l, TS: ts + 10_000, Played: 10_000},
+			{ID: fmt.Sprintf("x%d", k), Type: "leave", Listener: l, TS: ts + 15_000},
+		} {
+			rec := e.record("radio", specT0+e.TS, event.FlagTrustedTime)
+			if k == 0 {
+				rec.Flags |= event.FlagAuthenticated // l0's first session only
+			}
+			recs = append(recs, rec)
+		}
+	}
+	reviewFeed(t, p, r, recs...)
+	const lastOfL0 = (51*24*3 - 1) / 40 * 40 // the last k with k%40 == 0
+	last := specT0 + lastOfL0*20*60_000
+	k := fmt.Sprintf("radio/%d/%x", window.MinuteOf(last), listenerKey("l0"))
+	if f := r.listeners[k]; f&window.FlagConnected == 0 || f&window.FlagAuthenticated == 0 {
+		t.Fatalf("l0 on day 50: flags %04b, want connected and authenticated", f)
+	}
+	k = fmt.Sprintf("radio/%d/%x", window.MinuteOf(last+20*60_000), listenerKey("l1"))
+	if f := r.listeners[k]; f&window.FlagConnected == 0 || f&window.FlagAuthenticated != 0 {
+		t.Fatalf("l1 on day 50: flags %04b, want connected, not authenticated", f)
+	}
+}

@@ -20,9 +20,7 @@ import (
 // one packed blob (listenerBlob), since gob would spend more on a million small structs than
 // the rest of the state together. Format 1 (the event-time buffer of earlier releases) cannot be
 // restored: its state did not keep what re-deriving a listener needs.
-//
-// Format 3 adds each listener's auth (after logBase); format 2 checkpoints restore with none.
-const checkpointVersion = 3
+const checkpointVersion = 2
 
 // ErrOldCheckpoint: the checkpoint was written by a release with another state format.
 var ErrOldCheckpoint = errors.New("checkpoint of an older release (format 1): reset the consumer group's checkpoints and replay the topic")
@@ -51,6 +49,9 @@ type snapStream struct {
 	Late, Duplicates, TooLate   uint64
 	DelivDirty                  bool
 	ListenerCount               int
+	// Auth: listeners' first authenticated event (absent in checkpoints of earlier releases,
+	// which had none).
+	Auth map[uint64]int64
 }
 
 type snapQuarter struct {
@@ -73,7 +74,7 @@ func (p *Partition) MarshalBinary() ([]byte, error) {
 		ss := snapStream{ID: s.id, Codes: s.codes.names, Base: s.base, Live: s.live, Closed: s.closed, ClockDirty: s.clockDirty,
 			Data: s.data, LastArrival: s.lastArrival, ClosedAt: s.closedAt, ClosedTo: s.closedTo, FinalTo: s.finalTo,
 			DelivMinute: s.deliv.minute, Late: s.deliv.late, Duplicates: s.deliv.duplicates, TooLate: s.deliv.tooLate,
-			DelivDirty: s.deliv.dirty, ListenerCount: s.tab.live}
+			DelivDirty: s.deliv.dirty, ListenerCount: s.tab.live, Auth: s.auth}
 		ss.Listeners = p.listenerBlob(s)
 		for _, start := range sortedStarts(s.minutes) {
 			ss.Minutes = append(ss.Minutes, s.minutes[start])
@@ -110,7 +111,6 @@ func (p *Partition) listenerBlob(s *stream) []byte {
 		out = appendState(out, &sl.fold)
 		out = binary.LittleEndian.AppendUint16(out, sl.foldQual)
 		out = binary.LittleEndian.AppendUint32(out, sl.logBase)
-		out = binary.LittleEndian.AppendUint32(out, sl.auth)
 		tl := &sl.tail
 		for _, v := range [...]uint32{tl.b, tl.t, uint32(tl.dt), tl.played, tl.stalled} {
 			out = binary.LittleEndian.AppendUint32(out, v)
@@ -178,7 +178,7 @@ func Restore(cfg Config, data []byte) (*Partition, error) {
 	if len(data) > 0 && data[0] == 1 {
 		return nil, ErrOldCheckpoint
 	}
-	if len(data) == 0 || data[0] != checkpointVersion && data[0] != 2 {
+	if len(data) == 0 || data[0] != checkpointVersion {
 		return nil, fmt.Errorf("unknown checkpoint version")
 	}
 	var snap snapshot
@@ -198,7 +198,7 @@ func Restore(cfg Config, data []byte) (*Partition, error) {
 		s := &stream{id: ss.ID, sym: p.nameStream(ss.ID), base: ss.Base, live: ss.Live, closed: ss.Closed,
 			clockDirty: ss.ClockDirty, data: ss.Data, lastArrival: ss.LastArrival, closedAt: ss.ClosedAt,
 			closedTo: ss.ClosedTo, finalTo: ss.FinalTo, minutes: map[int64]*window.Minute{}, quarters: map[int64]*quarter{},
-			deliv: delivery{minute: ss.DelivMinute, late: ss.Late, duplicates: ss.Duplicates, tooLate: ss.TooLate, dirty: ss.DelivDirty}}
+			deliv: delivery{minute: ss.DelivMinute, late: ss.Late, duplicates: ss.Duplicates, tooLate: ss.TooLate, dirty: ss.DelivDirty}, auth: ss.Auth}
 		for _, c := range ss.Codes {
 			s.codes.intern([]byte(c))
 		}
@@ -208,9 +208,6 @@ func Restore(cfg Config, data []byte) (*Partition, error) {
 			sl := s.tab.at(i)
 			sl.head, sl.fold = r.state(), r.state()
 			sl.foldQual, sl.logBase = r.u16(), r.u32()
-			if data[0] >= 3 {
-				sl.auth = r.u32()
-			}
 			tl := &sl.tail
 			tl.b, tl.t, tl.dt, tl.played, tl.stalled = r.u32(), r.u32(), int32(r.u32()), r.u32(), r.u32()
 			tl.typ, tl.muted, tl.fp, tl.n = r.u8(), r.u8() == 1, r.u8(), r.u16()

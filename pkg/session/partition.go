@@ -292,7 +292,7 @@ func (p *Partition) event(s *stream, r *event.Record, hint int32, begins int64) 
 		return
 	}
 	if r.Flags&event.FlagAuthenticated != 0 {
-		p.authenticate(s, i, t)
+		p.authenticate(s, i, r.EventTime)
 	}
 	if begins < s.closedTo {
 		p.delivered(s, 1, 0, 0)
@@ -300,34 +300,40 @@ func (p *Partition) event(s *stream, r *event.Record, hint int32, begins int64) 
 }
 
 // authenticate records that listener i sent an event carrying a valid listener ticket at t
-// (relative). A listener is authenticated in a minute when such an event is dated before the
+// (unix ms). A listener is authenticated in a minute when such an event is dated before the
 // minute's end. Which minutes those are depends on the events alone: an event dated before a
 // minute's end cannot be applied once the minute is final (it would begin too late), so no
 // delivery can add the flag to a final row. The rows emitted for minutes the listener now
 // covers are emitted again with the flag.
-func (p *Partition) authenticate(s *stream, i int32, t uint32) {
-	sl := s.tab.at(i)
-	old := sl.auth
-	if old != 0 && old-1 <= t {
+func (p *Partition) authenticate(s *stream, i int32, t int64) {
+	key := s.tab.at(i).key
+	old, had := s.auth[key]
+	if had && old <= t {
 		return
 	}
-	sl.auth = t + 1
-	from := max(s.base+minuteOf(t), s.finalTo)
+	if s.auth == nil {
+		s.auth = map[uint64]int64{}
+	}
+	s.auth[key] = t
+	from := max(window.MinuteOf(t), s.finalTo)
 	to := s.finalTo + int64(p.ring.minutes)*window.MinuteMS
-	if old != 0 {
-		to = min(to, s.base+minuteOf(old-1))
+	if had {
+		to = min(to, window.MinuteOf(old))
 	}
 	bits := s.tab.bitsOf(p.ring, i)
 	for m := from; m < to; m += window.MinuteMS {
 		if f := p.ring.flagsAt(bits, m); f&window.FlagConnected != 0 {
-			p.listenerRow(s, m, sl.key, f|window.FlagAuthenticated)
+			p.listenerRow(s, m, key, f|window.FlagAuthenticated)
 		}
 	}
 }
 
 // rowFlags are listener i's flags in minute m (unix ms) for its row, given its bits there.
 func (p *Partition) rowFlags(s *stream, i int32, m int64, flags uint8) uint8 {
-	if a := s.tab.at(i).auth; a != 0 && flags&window.FlagConnected != 0 && s.base+int64(a-1) < m+window.MinuteMS {
+	if len(s.auth) == 0 || flags&window.FlagConnected == 0 {
+		return flags
+	}
+	if a, ok := s.auth[s.tab.at(i).key]; ok && a < m+window.MinuteMS {
 		flags |= window.FlagAuthenticated
 	}
 	return flags

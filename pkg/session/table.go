@@ -67,8 +67,6 @@ type slot struct {
 	used     bool
 	// logBase is the time the log's first entry counts from.
 	logBase uint32
-	// auth is 1 + the ts (relative) of the listener's earliest authenticated event; 0: none.
-	auth uint32
 }
 
 // tail describes the log's last entry: the hot path applies an event at once when it sorts
