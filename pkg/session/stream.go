@@ -31,12 +31,12 @@ type stream struct {
 	// minutes before finalTo are gone.
 	closedTo, finalTo int64
 
-	tab        table
-	codes      symbols // error codes (listener logs refer to them)
+	tab   table
+	codes symbols // error codes (listener logs refer to them)
 	// auth holds, for each listener that sent an event with a valid ticket, the earliest such
 	// event's time (unix ms). It is kept for the stream's life, not the listener's slot: a slot
 	// is freed when the listener has nothing open, at a moment that depends on the delivery.
-	auth map[uint64]int64
+	auth       map[uint64]int64
 	minutes    map[int64]*window.Minute
 	lastMinute *window.Minute
 	quarters   map[int64]*quarter
