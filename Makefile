@@ -9,7 +9,7 @@ STATICCHECK := $(EARSHOT_CACHE)/bin/staticcheck-$(STATICCHECK_VERSION)
 # "context deadline exceeded" at the deadline (golang/go#75804, fixed in Go 1.27).
 FUZZTIME ?= 100000x
 
-.PHONY: all build test unit-test integration-test lint up down deps demo bench fuzz clean
+.PHONY: all build test unit-test integration-test lint up down deps demo bench soak fuzz clean
 
 all: build
 
@@ -55,6 +55,7 @@ fuzz:
 lint: $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags soak ./bench/soak/
 	$(STATICCHECK) ./...
 
 $(STATICCHECK):
@@ -66,6 +67,14 @@ $(STATICCHECK):
 ## report with claim verdicts (servers are started and stopped as needed).
 demo: build
 	@bash deploy/local/with-servers.sh bash deploy/local/demo.sh
+
+## soak: honest players and abusive clients at once against one collector for SOAK_DURATION
+## (default 5m), loopback only: the collector's RSS against its budget, honest answers, and the
+## honest stream's figures against its truth (bench/soak).
+SOAK_DURATION ?= 5m
+soak: build
+	@bash deploy/local/with-servers.sh env SOAK_DURATION=$(SOAK_DURATION) EARSHOT_REQUIRE_SERVERS=1 \
+	  $(GO) test -tags soak -count=1 -v -timeout 40m -run TestSoak ./bench/soak/
 
 # Go benchmarks run BENCHCOUNT times each and print medians (one run is noise on a shared
 # machine); the side-by-side harnesses take medians of their own runs.
