@@ -139,26 +139,22 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST, OPTIONS")
-		s.fail(w, http.StatusMethodNotAllowed, "request", "only POST is accepted", 0)
+		s.fail(w, errMethod)
 		return
 	}
 	tok := s.authenticate(r)
 	if tok == nil {
-		s.fail(w, http.StatusUnauthorized, "unauthorized", "missing or unknown ingest token", 0)
+		s.fail(w, errUnauthorized)
 		return
 	}
 	if !s.ips.allow(clientIP(r, s.cfg.TrustForwardedFor), start) {
-		s.fail(w, http.StatusTooManyRequests, "rate_limited_ip", "too many requests from this address", time.Second)
+		s.fail(w, errRateLimitedIP)
 		return
 	}
 	buf := s.bodies.Get().(*bytes.Buffer)
 	defer s.putBody(buf)
-	if status, msg := s.readBody(r, buf); status != 0 {
-		reason := "bad_body"
-		if status == http.StatusRequestEntityTooLarge {
-			reason = "body_too_large"
-		}
-		s.fail(w, status, reason, msg, 0)
+	if err := s.readBody(r, buf); err != nil {
+		s.fail(w, err)
 		return
 	}
 
@@ -172,15 +168,15 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}()
 	src := Source{Streams: tok.streams, TrustedTime: tok.trusted, Bot: s.isBot(r.UserAgent())}
 	if err := s.pipe.Convert(buf.Bytes(), src, start, b); err != nil {
-		s.fail(w, http.StatusBadRequest, "malformed_body", err.Error(), 0)
+		s.fail(w, &requestError{http.StatusBadRequest, "malformed_body", err.Error(), 0})
 		return
 	}
 	for _, e := range b.Resp.Errors {
 		s.metrics.eventOutcome(e.Reason)
 	}
 	if len(b.Msgs) > 0 && !tok.limiter.AllowN(start, len(b.Msgs)) {
-		s.metrics.dropped.WithLabelValues("rate_limited_token").Add(float64(len(b.Msgs)))
-		s.fail(w, http.StatusTooManyRequests, "rate_limited_token", "token is over its event rate", time.Second)
+		s.metrics.dropped.WithLabelValues(errRateLimitedToken.reason).Add(float64(len(b.Msgs)))
+		s.fail(w, errRateLimitedToken)
 		return
 	}
 	if len(b.Msgs) > 0 {
@@ -191,18 +187,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			// kafka-go may still hold the messages (a batch queued before the deadline is
 			// written later), so their buffer must not be reused for another request.
 			reuse = false
-			var re *RetryableError
-			retry := 2 * time.Second
-			if errors.As(err, &re) {
-				retry = re.RetryAfter
-			}
-			reason := "kafka_unavailable"
-			if errors.Is(err, ErrBufferFull) {
-				reason = "buffer_full"
-			}
-			s.metrics.dropped.WithLabelValues(reason).Add(float64(len(b.Msgs)))
+			fe := forwardError(err)
+			s.metrics.dropped.WithLabelValues(fe.reason).Add(float64(len(b.Msgs)))
 			s.log.Warn("cannot forward events", "events", len(b.Msgs), "err", err)
-			s.fail(w, http.StatusServiceUnavailable, reason, "cannot forward events now; retry later", retry)
+			s.fail(w, fe)
 			return
 		}
 		s.metrics.accepted.Add(float64(len(b.Msgs)))
@@ -253,11 +241,12 @@ func (s *Server) authenticate(r *http.Request) *tokenState {
 }
 
 // readBody reads the (optionally gzip-compressed) body into buf, enforcing the size limit
-// before and after decompression. It returns a non-zero status on failure.
-func (s *Server) readBody(r *http.Request, buf *bytes.Buffer) (int, string) {
+// before and after decompression.
+func (s *Server) readBody(r *http.Request, buf *bytes.Buffer) *requestError {
 	limit := s.cfg.Limits.MaxBodyBytes
+	tooLarge := &requestError{http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("body larger than %d bytes", limit), 0}
 	if r.ContentLength > limit {
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", limit)
+		return tooLarge
 	}
 	var body io.Reader = http.MaxBytesReader(nil, r.Body, limit)
 	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
@@ -265,24 +254,24 @@ func (s *Server) readBody(r *http.Request, buf *bytes.Buffer) (int, string) {
 	case "gzip":
 		zr, err := gzip.NewReader(body)
 		if err != nil {
-			return http.StatusBadRequest, "bad gzip body: " + err.Error()
+			return badBody("bad gzip body: " + err.Error())
 		}
 		defer zr.Close()
 		body = zr
 	default:
-		return http.StatusUnsupportedMediaType, "unsupported Content-Encoding " + enc
+		return &requestError{http.StatusUnsupportedMediaType, "bad_body", "unsupported Content-Encoding " + enc, 0}
 	}
 	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe) || n > limit:
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", limit)
+		return tooLarge
 	case err != nil:
-		return http.StatusBadRequest, "cannot read body: " + err.Error()
+		return badBody("cannot read body: " + err.Error())
 	case n == 0:
-		return http.StatusBadRequest, "empty body"
+		return badBody("empty body")
 	}
-	return 0, ""
+	return nil
 }
 
 func (s *Server) putBody(buf *bytes.Buffer) {
@@ -326,12 +315,13 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) fail(w http.ResponseWriter, status int, reason, msg string, retryAfter time.Duration) {
-	s.metrics.requests.WithLabelValues(strconv.Itoa(status), reason).Inc()
-	if retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((retryAfter+time.Second-1)/time.Second)))
+// fail answers a request that failed as a whole; every such answer goes through here.
+func (s *Server) fail(w http.ResponseWriter, e *requestError) {
+	s.metrics.requests.WithLabelValues(strconv.Itoa(e.status), e.reason).Inc()
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.retryAfter+time.Second-1)/time.Second)))
 	}
-	s.writeJSON(w, status, &Response{Errors: []ItemError{}, Error: msg})
+	s.writeJSON(w, e.status, &Response{Errors: []ItemError{}, Error: e.msg})
 }
 
 func (s *Server) reply(w http.ResponseWriter, status int, resp *Response) {

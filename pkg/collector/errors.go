@@ -1,0 +1,45 @@
+package collector
+
+import (
+	"errors"
+	"net/http"
+	"time"
+)
+
+// requestError is a failure of a whole request: the status it is answered with, the reason it
+// is counted under in earshot_collector_requests_total, the message for the client and, for
+// 429 and 503, when to retry. Handlers return these and Server.fail answers them, so that the
+// mapping from conditions to statuses lives here and nowhere else.
+type requestError struct {
+	status     int
+	reason     string
+	msg        string
+	retryAfter time.Duration
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+var (
+	errMethod           = &requestError{http.StatusMethodNotAllowed, "request", "only POST is accepted", 0}
+	errUnauthorized     = &requestError{http.StatusUnauthorized, "unauthorized", "missing or unknown ingest token", 0}
+	errRateLimitedIP    = &requestError{http.StatusTooManyRequests, "rate_limited_ip", "too many requests from this address", time.Second}
+	errRateLimitedToken = &requestError{http.StatusTooManyRequests, "rate_limited_token", "token is over its event rate", time.Second}
+)
+
+func badBody(msg string) *requestError {
+	return &requestError{http.StatusBadRequest, "bad_body", msg, 0}
+}
+
+// forwardError maps a Producer.Write failure to a 503: the buffer is full, or Kafka did not
+// acknowledge in time. A RetryableError says when to come back; otherwise in 2 s.
+func forwardError(err error) *requestError {
+	e := &requestError{http.StatusServiceUnavailable, "kafka_unavailable", "cannot forward events now; retry later", 2 * time.Second}
+	var re *RetryableError
+	if errors.As(err, &re) {
+		e.retryAfter = re.RetryAfter
+	}
+	if errors.Is(err, ErrBufferFull) {
+		e.reason = "buffer_full"
+	}
+	return e
+}
