@@ -68,8 +68,12 @@ type Limits struct {
 	// MaxBodyBytes bounds a request body as sent and after gzip: 1 MiB holds ~5 000 events of
 	// ~200 bytes, far above a player's 10-second batch, and bounds a request's memory.
 	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
-	// MaxEventsPerRequest rejects the rest of an oversized batch (and bounds the response).
+	// MaxEventsPerRequest rejects the rest of an oversized batch.
 	MaxEventsPerRequest int `mapstructure:"max_events_per_request"`
+	// MaxReplyErrors bounds the per-event errors listed in a reply; the rest are counted by
+	// reason in error_counts. 100 entries (~10 KB of JSON) tell a client developer what is wrong,
+	// while a 1-MiB body of `{}` lines would otherwise get ~27 MB back (a 27 000× amplifier).
+	MaxReplyErrors int `mapstructure:"max_reply_errors"`
 	// MaxSkew clamps the ts of events without sent_at into [received − max_skew, received], and
 	// rejects events whose ts is more than max_skew ahead (ts_in_future; docs/time.md). 30 s
 	// covers a phone clock that drifted and a request delayed by a slow network.
@@ -123,6 +127,7 @@ func DefaultConfig() Config {
 		Limits: Limits{
 			MaxBodyBytes:            1 << 20,
 			MaxEventsPerRequest:     10_000,
+			MaxReplyErrors:          100,
 			MaxSkew:                 30 * time.Second,
 			ClockTolerance:          2 * time.Second,
 			MaxEventAge:             30 * time.Minute,
@@ -196,6 +201,8 @@ func (c Config) Validate() error {
 		return errors.New("limits.max_body_bytes must be positive")
 	case l.MaxEventsPerRequest <= 0:
 		return errors.New("limits.max_events_per_request must be positive")
+	case l.MaxReplyErrors <= 0:
+		return errors.New("limits.max_reply_errors must be positive")
 	case l.MaxSkew < 0:
 		return errors.New("limits.max_skew must not be negative")
 	case l.ClockTolerance < 0:

@@ -50,13 +50,13 @@ func newMetrics(reg *prometheus.Registry, p *Producer, pipe *Pipeline, ips *ipLi
 	return m
 }
 
-// eventOutcome counts one event that was not forwarded: validation failures as rejected,
-// everything else as dropped.
-func (m *metrics) eventOutcome(r event.Reason) {
+// eventOutcome counts n events that were not forwarded for reason r: validation failures as
+// rejected, everything else as dropped.
+func (m *metrics) eventOutcome(r event.Reason, n int) {
 	switch r {
 	case ReasonDeclaredBot, ReasonImpossibleRate, ReasonStreamNotAllowed, ReasonEndNotAllowed:
-		m.dropped.WithLabelValues(string(r)).Inc()
+		m.dropped.WithLabelValues(string(r)).Add(float64(n))
 	default:
-		m.rejected.WithLabelValues(string(r)).Inc()
+		m.rejected.WithLabelValues(string(r)).Add(float64(n))
 	}
 }

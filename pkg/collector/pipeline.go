@@ -42,6 +42,10 @@ type Response struct {
 	Errors   []ItemError `json:"errors"`
 	// Error explains a request-level failure (401, 413, 429, 503, ...).
 	Error string `json:"error,omitempty"`
+	// ErrorsTruncated says Errors lists only the first limits.max_reply_errors rejections;
+	// ErrorCounts then counts all of them by reason.
+	ErrorsTruncated bool                 `json:"errors_truncated,omitempty"`
+	ErrorCounts     map[event.Reason]int `json:"error_counts,omitempty"`
 }
 
 // Batch is the outcome of converting one request body: Kafka messages for the accepted events
@@ -55,7 +59,20 @@ type Batch struct {
 	Filtered int // valid but filtered (GIVT, stream not allowed)
 	buf      []byte
 	ends     []int
+	// counts holds every rejection by reason, also those beyond the first maxErrors that
+	// Resp.Errors lists: few distinct reasons, so a slice searched in order.
+	counts    []ReasonCount
+	maxErrors int
 }
+
+// ReasonCount is how many events of a request were rejected for one reason.
+type ReasonCount struct {
+	Reason event.Reason
+	N      int
+}
+
+// Counts returns every rejection of the request by reason (owned by b, valid until Reset).
+func (b *Batch) Counts() []ReasonCount { return b.counts }
 
 // Reset empties b for reuse.
 func (b *Batch) Reset() {
@@ -64,6 +81,7 @@ func (b *Batch) Reset() {
 	b.Invalid, b.Filtered = 0, 0
 	b.buf = b.buf[:0]
 	b.ends = b.ends[:0]
+	b.counts = b.counts[:0]
 }
 
 // Source describes who sent a request, as the pipeline needs it.
@@ -79,7 +97,7 @@ type Pipeline struct {
 	hasher *pseudo.Hasher
 	// Time limits in milliseconds (Config.Limits).
 	maxSkewMS, toleranceMS, maxAgeMS int64
-	maxEvents                        int
+	maxEvents, maxErrors             int
 	rates                            *listenerRates
 }
 
@@ -99,6 +117,7 @@ func NewPipeline(cfg Config) (*Pipeline, error) {
 		toleranceMS: cfg.Limits.ClockTolerance.Milliseconds(),
 		maxAgeMS:    cfg.Limits.MaxEventAge.Milliseconds(),
 		maxEvents:   cfg.Limits.MaxEventsPerRequest,
+		maxErrors:   cfg.Limits.MaxReplyErrors,
 		rates:       newListenerRates(cfg.Limits.ListenerEventsPerWindow, cfg.Limits.ListenerWindow, cfg.Limits.MaxTrackedListeners),
 	}, nil
 }
@@ -107,6 +126,7 @@ func NewPipeline(cfg Config) (*Pipeline, error) {
 // with a syntax error): nothing in it may be forwarded.
 func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Batch) error {
 	now := receivedAt.UnixMilli()
+	b.maxErrors = p.maxErrors
 	var rec event.Record
 	err := event.ParseBody(body, func(i int, e *event.Event, r event.Reason) {
 		if r == "" {
@@ -155,17 +175,40 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 		return err
 	}
 	b.Resp.Accepted = len(b.ends)
+	if b.Resp.ErrorsTruncated {
+		b.Resp.ErrorCounts = make(map[event.Reason]int, len(b.counts))
+		for _, c := range b.counts {
+			b.Resp.ErrorCounts[c.Reason] = c.N
+		}
+	}
 	b.messages()
 	return nil
 }
 
+// reject records event i as rejected for r: counted always, listed while the reply holds fewer
+// than maxErrors entries, so that the reply stays small whatever the body holds.
 func (b *Batch) reject(i int, r event.Reason) {
 	b.Resp.Rejected++
+	b.count(r, 1)
+	if len(b.Resp.Errors) >= b.maxErrors {
+		b.Resp.ErrorsTruncated = true
+		return
+	}
 	msg, ok := filterMessages[r]
 	if !ok {
 		msg = r.Message()
 	}
 	b.Resp.Errors = append(b.Resp.Errors, ItemError{Index: i, Reason: r, Message: msg})
+}
+
+func (b *Batch) count(r event.Reason, n int) {
+	for i := range b.counts {
+		if b.counts[i].Reason == r {
+			b.counts[i].N += n
+			return
+		}
+	}
+	b.counts = append(b.counts, ReasonCount{r, n})
 }
 
 var filterMessages = map[event.Reason]string{

@@ -171,8 +171,8 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, &requestError{http.StatusBadRequest, "malformed_body", err.Error(), 0})
 		return
 	}
-	for _, e := range b.Resp.Errors {
-		s.metrics.eventOutcome(e.Reason)
+	for _, c := range b.Counts() {
+		s.metrics.eventOutcome(c.Reason, c.N)
 	}
 	if len(b.Msgs) > 0 && !tok.limiter.AllowN(start, len(b.Msgs)) {
 		s.metrics.dropped.WithLabelValues(errRateLimitedToken.reason).Add(float64(len(b.Msgs)))
@@ -208,12 +208,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 
 // allForbidden reports whether every event was one the token may not send.
 func allForbidden(b *Batch) bool {
-	for _, e := range b.Resp.Errors {
-		if e.Reason != ReasonStreamNotAllowed && e.Reason != ReasonEndNotAllowed {
+	for _, c := range b.Counts() {
+		if c.Reason != ReasonStreamNotAllowed && c.Reason != ReasonEndNotAllowed {
 			return false
 		}
 	}
-	return len(b.Resp.Errors) > 0
+	return len(b.Counts()) > 0
 }
 
 // authenticate finds the token in the Authorization header (Bearer), X-Earshot-Token, or the

@@ -20,6 +20,13 @@ import (
 // tested here ends before Kafka, except the 503 test, which relies on it.
 func newTestServer(t *testing.T, mutate func(*Config)) *httptest.Server {
 	t.Helper()
+	_, ts := newTestCollector(t, mutate)
+	return ts
+}
+
+// newTestCollector is newTestServer that also returns the Server, for tests that look inside.
+func newTestCollector(t *testing.T, mutate func(*Config)) (*Server, *httptest.Server) {
+	t.Helper()
 	cfg := testConfig()
 	cfg.Kafka = kafka.Config{Brokers: []string{"127.0.0.1:1"}, Topic: "unused", Partitions: 1, ReplicationFactor: 1}
 	cfg.Limits.KafkaTimeout = 2 * time.Second
@@ -34,7 +41,7 @@ func newTestServer(t *testing.T, mutate func(*Config)) *httptest.Server {
 	}
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(func() { ts.Close(); p.Close() })
-	return ts
+	return s, ts
 }
 
 type reqOpt func(*http.Request)
@@ -192,9 +199,75 @@ func TestConfigValidateNamesTheKey(t *testing.T) {
 	f(func(c *Config) { c.Limits.MaxBodyBytes = 0 }, "limits.max_body_bytes")
 	f(func(c *Config) { c.Limits.ClockTolerance = -time.Second }, "limits.clock_tolerance")
 	f(func(c *Config) { c.Limits.MaxEventAge = 0 }, "limits.max_event_age")
+	f(func(c *Config) { c.Limits.MaxReplyErrors = 0 }, "limits.max_reply_errors")
 	f(func(c *Config) { c.Kafka.Topic = "" }, "kafka.topic")
 	f(func(c *Config) { c.Hash.PreviousKey = testKey + "x" }, "hash.previous_until")
 	if err := testConfig().Validate(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestReplyIsBounded: a ~1 KiB gzip body of 300 000 `{}` lines used to get one error entry per
+// line back (~27 MB). The reply lists the first limits.max_reply_errors and counts the rest by
+// reason; the metrics still count every event.
+func TestReplyIsBounded(t *testing.T) {
+	s, ts := newTestCollector(t, nil)
+	const n = 300_000
+	var body bytes.Buffer
+	zw := gzip.NewWriter(&body)
+	zw.Write(bytes.Repeat([]byte("{}\n"), n))
+	zw.Close()
+	size := body.Len()
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/v1/events", &body)
+	req.Header.Set("Authorization", "Bearer app-token-0123456789")
+	req.Header.Set("Content-Encoding", "gzip")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if len(data) >= 64<<10 {
+		t.Fatalf("reply of %d bytes to a %d-byte request", len(data), size)
+	}
+	var r Response
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("%v: %.200s", err, data)
+	}
+	total := 0
+	for _, c := range r.ErrorCounts {
+		total += c
+	}
+	if resp.StatusCode != 400 || r.Rejected != n || len(r.Errors) != 100 || !r.ErrorsTruncated || total != n {
+		t.Fatalf("status %d, rejected %d, %d errors listed, truncated %v, counts %v", resp.StatusCode, r.Rejected, len(r.Errors), r.ErrorsTruncated, r.ErrorCounts)
+	}
+	counted := 0.0
+	for reason := range r.ErrorCounts {
+		counted += counterValue(t, s, "earshot_collector_events_rejected_total", string(reason))
+	}
+	if counted != n {
+		t.Fatalf("metrics count %v rejected events, want %d", counted, n)
+	}
+}
+
+// counterValue reads a counter of s's registry with the given reason label (0 if absent).
+func counterValue(t *testing.T, s *Server, name, reason string) float64 {
+	t.Helper()
+	mfs, err := s.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
