@@ -68,6 +68,13 @@ type Limits struct {
 	// MaxBodyBytes bounds a request body as sent and after gzip: 1 MiB holds ~5 000 events of
 	// ~200 bytes, far above a player's 10-second batch, and bounds a request's memory.
 	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
+	// MaxInflightBytes bounds the request bodies being read and decoded at once, process-wide:
+	// each request reserves max_body_bytes (or its smaller Content-Length, when not compressed)
+	// before reading and releases it after its reply; when the budget is spent the collector
+	// answers 503 overloaded instead of reading. 256 MiB is 256 full-size bodies or ~25 000 player
+	// batches of 10 KB at once, and keeps a flood of slow bodies from growing the heap beyond
+	// what a 1-GiB container holds.
+	MaxInflightBytes int64 `mapstructure:"max_inflight_bytes"`
 	// MaxEventsPerRequest rejects the rest of an oversized batch.
 	MaxEventsPerRequest int `mapstructure:"max_events_per_request"`
 	// MaxReplyErrors bounds the per-event errors listed in a reply; the rest are counted by
@@ -126,6 +133,7 @@ func DefaultConfig() Config {
 		Hash:   HashConfig{KeyID: 1},
 		Limits: Limits{
 			MaxBodyBytes:            1 << 20,
+			MaxInflightBytes:        256 << 20,
 			MaxEventsPerRequest:     10_000,
 			MaxReplyErrors:          100,
 			MaxSkew:                 30 * time.Second,
@@ -199,6 +207,8 @@ func (c Config) Validate() error {
 	switch {
 	case l.MaxBodyBytes <= 0:
 		return errors.New("limits.max_body_bytes must be positive")
+	case l.MaxInflightBytes < l.MaxBodyBytes:
+		return errors.New("limits.max_inflight_bytes must be at least limits.max_body_bytes")
 	case l.MaxEventsPerRequest <= 0:
 		return errors.New("limits.max_events_per_request must be positive")
 	case l.MaxReplyErrors <= 0:

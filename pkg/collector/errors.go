@@ -24,6 +24,9 @@ var (
 	errUnauthorized     = &requestError{http.StatusUnauthorized, "unauthorized", "missing or unknown ingest token", 0}
 	errRateLimitedIP    = &requestError{http.StatusTooManyRequests, "rate_limited_ip", "too many requests from this address", time.Second}
 	errRateLimitedToken = &requestError{http.StatusTooManyRequests, "rate_limited_token", "token is over its event rate", time.Second}
+	// errOverloaded: limits.max_inflight_bytes is spent on bodies being read; a second is
+	// enough for most of them to finish.
+	errOverloaded = &requestError{http.StatusServiceUnavailable, "overloaded", "the collector is reading too many requests; retry later", time.Second}
 )
 
 func badBody(msg string) *requestError {

@@ -16,7 +16,7 @@ type metrics struct {
 	ticks        *prometheus.CounterVec
 }
 
-func newMetrics(reg *prometheus.Registry, p *Producer, pipe *Pipeline, ips *ipLimiter) *metrics {
+func newMetrics(reg *prometheus.Registry, p *Producer, pipe *Pipeline, ips *ipLimiter, inflight *byteBudget) *metrics {
 	m := &metrics{
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "earshot_collector_events_accepted_total", Help: "Events acknowledged by Kafka and answered with 200."}),
@@ -45,6 +45,9 @@ func newMetrics(reg *prometheus.Registry, p *Producer, pipe *Pipeline, ips *ipLi
 			func() float64 { return float64(pipe.rates.untracked.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "earshot_collector_tracked_ips", Help: "Client addresses in the per-IP rate limiter (limits.max_tracked_ips)."},
 			func() float64 { return float64(ips.size()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "earshot_collector_inflight_body_bytes",
+			Help: "Bytes reserved by request bodies being read or answered (limits.max_inflight_bytes)."},
+			func() float64 { return float64(inflight.used.Load()) }),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m

@@ -32,6 +32,7 @@ type Server struct {
 	producer *Producer
 	tokens   []tokenState
 	ips      *ipLimiter
+	inflight byteBudget
 	bots     [][]byte
 	origins  map[string]bool
 	anyOrig  bool
@@ -66,6 +67,7 @@ func NewServer(cfg Config, producer *Producer, log *slog.Logger) (*Server, error
 		origins:  map[string]bool{},
 		registry: prometheus.NewRegistry(),
 	}
+	s.inflight.max = cfg.Limits.MaxInflightBytes
 	for _, t := range cfg.Tokens {
 		eps, burst := t.EventsPerSecond, t.Burst
 		if eps == 0 {
@@ -93,7 +95,7 @@ func NewServer(cfg Config, producer *Producer, log *slog.Logger) (*Server, error
 		}
 		s.origins[o] = true
 	}
-	s.metrics = newMetrics(s.registry, producer, pipe, s.ips)
+	s.metrics = newMetrics(s.registry, producer, pipe, s.ips, &s.inflight)
 	s.ticker = newTicker(producer, cfg.TickInterval, log, s.metrics.ticks)
 	s.ready = readiness{brokers: cfg.Kafka.Brokers}
 	s.pool.New = func() any { return &Batch{} }
@@ -151,6 +153,14 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, errRateLimitedIP)
 		return
 	}
+	// The reservation holds until the reply is written: the body and what was decoded from it
+	// live that long.
+	reserved := bodyReservation(r, s.cfg.Limits.MaxBodyBytes)
+	if !s.inflight.acquire(reserved) {
+		s.fail(w, errOverloaded)
+		return
+	}
+	defer s.inflight.release(reserved)
 	buf := s.bodies.Get().(*bytes.Buffer)
 	defer s.putBody(buf)
 	if err := s.readBody(r, buf); err != nil {

@@ -200,6 +200,7 @@ func TestConfigValidateNamesTheKey(t *testing.T) {
 	f(func(c *Config) { c.Limits.ClockTolerance = -time.Second }, "limits.clock_tolerance")
 	f(func(c *Config) { c.Limits.MaxEventAge = 0 }, "limits.max_event_age")
 	f(func(c *Config) { c.Limits.MaxReplyErrors = 0 }, "limits.max_reply_errors")
+	f(func(c *Config) { c.Limits.MaxInflightBytes = c.Limits.MaxBodyBytes - 1 }, "limits.max_inflight_bytes")
 	f(func(c *Config) { c.Kafka.Topic = "" }, "kafka.topic")
 	f(func(c *Config) { c.Hash.PreviousKey = testKey + "x" }, "hash.previous_until")
 	if err := testConfig().Validate(); err != nil {
@@ -270,4 +271,62 @@ func counterValue(t *testing.T, s *Server, name, reason string) float64 {
 		}
 	}
 	return 0
+}
+
+// TestInflightBytesBudget: slow bodies hold their reservation of limits.max_body_bytes while
+// they are read; past limits.max_inflight_bytes the collector answers 503 overloaded at once,
+// and takes requests again when they are done.
+func TestInflightBytesBudget(t *testing.T) {
+	s, ts := newTestCollector(t, func(c *Config) {
+		c.Limits.MaxBodyBytes = 4096
+		c.Limits.MaxInflightBytes = 3 * 4096
+		c.Limits.IPRequestsPerSecond, c.Limits.IPBurst = 1000, 1000
+	})
+	const slow = 3
+	var pws []*io.PipeWriter
+	done := make(chan int, slow)
+	for range slow {
+		pr, pw := io.Pipe()
+		pws = append(pws, pw)
+		t.Cleanup(func() { pw.Close() })                                    // before the server closes, which waits for the handlers
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/v1/events", pr) // chunked: no Content-Length
+		req.Header.Set("Authorization", "Bearer app-token-0123456789")
+		go func() {
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				done <- 0
+				return
+			}
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+		go pw.Write([]byte(`{"event_id":"slow"`))
+	}
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		status, _, h := post(t, ts.URL, `{"event_id":"e"}`)
+		if status == http.StatusServiceUnavailable {
+			if h.Get("Retry-After") == "" {
+				t.Fatal("503 without Retry-After")
+			}
+			break
+		}
+		if status != http.StatusBadRequest || time.Now().After(deadline) {
+			t.Fatalf("status %d while %d slow bodies hold the budget, want 503", status, slow)
+		}
+	}
+	if n := counterValue(t, s, "earshot_collector_requests_total", "overloaded"); n == 0 {
+		t.Fatal("503 overloaded not counted")
+	}
+	for _, pw := range pws {
+		pw.Write([]byte(`}`))
+		pw.Close()
+	}
+	for range slow {
+		if st := <-done; st != http.StatusBadRequest {
+			t.Fatalf("slow request: status %d, want 400", st)
+		}
+	}
+	if status, _, _ := post(t, ts.URL, `{"event_id":"e"}`); status != http.StatusBadRequest {
+		t.Fatalf("after the slow bodies: status %d, want 400", status)
+	}
 }
