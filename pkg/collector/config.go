@@ -23,9 +23,15 @@ type Config struct {
 	// BotUserAgents are case-insensitive substrings of declared bots' User-Agent headers;
 	// their events are filtered as GIVT (general invalid traffic) and counted, not forwarded.
 	BotUserAgents []string `mapstructure:"bot_user_agents"`
-	// TrustForwardedFor takes the client IP (for per-IP rate limits only; never stored) from
-	// X-Forwarded-For. Enable only behind a proxy that sets it.
+	// TrustForwardedFor took the client IP from the first, client-set, X-Forwarded-For entry,
+	// which let any client choose its address. It is kept only so that Validate can reject old
+	// configs with a message pointing at TrustedProxies.
 	TrustForwardedFor bool `mapstructure:"trust_forwarded_for"`
+	// TrustedProxies lists the CIDRs (or single addresses) of the reverse proxies in front of
+	// the collector. Only when the direct peer is one of them is X-Forwarded-For read, and the
+	// client is its right-most hop that is not a trusted proxy: the entries left of that were
+	// written by the client and prove nothing. Empty (the default) ignores X-Forwarded-For.
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
 	// TickInterval is how often the collector writes its clock to every partition (a tick
 	// record), which is how aggregators see ingest progress (docs/time.md); 0 disables ticks
 	// (tests). Once a second moves the ingest clock in steps far below the 15-s lookback and
@@ -178,6 +184,12 @@ func (c Config) Validate() error {
 	}
 	if c.TickInterval < 0 {
 		return errors.New("tick_interval must not be negative (0 disables ticks)")
+	}
+	if c.TrustForwardedFor {
+		return errors.New("trust_forwarded_for was removed (it believed the X-Forwarded-For entry the client writes): list your reverse proxies' CIDRs in trusted_proxies instead")
+	}
+	if _, err := parseTrustedProxies(c.TrustedProxies); err != nil {
+		return err
 	}
 	if len(c.Tokens) == 0 {
 		return errors.New("tokens: at least one ingest token is required (EARSHOT_INGEST_TOKEN or tokens in a config file)")

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -32,6 +31,7 @@ type Server struct {
 	producer *Producer
 	tokens   []tokenState
 	ips      *ipLimiter
+	proxies  trustedProxies
 	inflight byteBudget
 	bots     [][]byte
 	origins  map[string]bool
@@ -86,6 +86,7 @@ func NewServer(cfg Config, producer *Producer, log *slog.Logger) (*Server, error
 		}
 		s.tokens = append(s.tokens, ts)
 	}
+	s.proxies, _ = parseTrustedProxies(cfg.TrustedProxies) // checked by Validate
 	for _, b := range cfg.BotUserAgents {
 		s.bots = append(s.bots, []byte(strings.ToLower(b)))
 	}
@@ -134,6 +135,12 @@ func (s *Server) HTTPServer() *http.Server {
 
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// The address is limited before anything else, preflights and bad tokens included, so that
+	// no kind of request is free to repeat.
+	if !s.ips.allow(s.proxies.clientKey(r), start) {
+		s.fail(w, errRateLimitedIP)
+		return
+	}
 	s.cors(w, r)
 	if r.Method == http.MethodOptions {
 		w.WriteHeader(http.StatusNoContent)
@@ -147,10 +154,6 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	tok := s.authenticate(r)
 	if tok == nil {
 		s.fail(w, errUnauthorized)
-		return
-	}
-	if !s.ips.allow(clientIP(r, s.cfg.TrustForwardedFor), start) {
-		s.fail(w, errRateLimitedIP)
 		return
 	}
 	// The reservation holds until the reply is written: the body and what was decoded from it
@@ -184,7 +187,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	for _, c := range b.Counts() {
 		s.metrics.eventOutcome(c.Reason, c.N)
 	}
-	if len(b.Msgs) > 0 && !tok.limiter.AllowN(start, len(b.Msgs)) {
+	// The token is charged at admission, not at the request's start: a start time would wind
+	// the limiter back by however long the body took, and credit those seconds again.
+	if len(b.Msgs) > 0 && !tok.limiter.AllowN(time.Now(), len(b.Msgs)) {
 		s.metrics.dropped.WithLabelValues(errRateLimitedToken.reason).Add(float64(len(b.Msgs)))
 		s.fail(w, errRateLimitedToken)
 		return
@@ -350,20 +355,6 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 }
 
-func clientIP(r *http.Request, trustXFF bool) string {
-	if trustXFF {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			return strings.TrimSpace(first)
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // readiness caches the last Kafka metadata check for two seconds, so /readyz probes do not
 // hammer the brokers.
 type readiness struct {
@@ -393,52 +384,4 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write([]byte("ok\n"))
-}
-
-// ipLimiter keeps a token bucket per client IP, bounded to max entries: when full, entries
-// idle for a minute are dropped, and if none are, the table restarts (fail open for a moment
-// rather than grow without bound).
-type ipLimiter struct {
-	mu    sync.Mutex
-	r     rate.Limit
-	burst int
-	max   int
-	m     map[string]*ipEntry
-}
-
-type ipEntry struct {
-	l    *rate.Limiter
-	seen time.Time
-}
-
-func newIPLimiter(r rate.Limit, burst, maxEntries int) *ipLimiter {
-	return &ipLimiter{r: r, burst: burst, max: maxEntries, m: map[string]*ipEntry{}}
-}
-
-func (l *ipLimiter) allow(ip string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, ok := l.m[ip]
-	if !ok {
-		if len(l.m) >= l.max {
-			for k, v := range l.m {
-				if now.Sub(v.seen) > time.Minute {
-					delete(l.m, k)
-				}
-			}
-			if len(l.m) >= l.max {
-				clear(l.m)
-			}
-		}
-		e = &ipEntry{l: rate.NewLimiter(l.r, l.burst)}
-		l.m[ip] = e
-	}
-	e.seen = now
-	return e.l.AllowN(now, 1)
-}
-
-func (l *ipLimiter) size() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.m)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -200,6 +201,8 @@ func TestConfigValidateNamesTheKey(t *testing.T) {
 	f(func(c *Config) { c.Limits.ClockTolerance = -time.Second }, "limits.clock_tolerance")
 	f(func(c *Config) { c.Limits.MaxEventAge = 0 }, "limits.max_event_age")
 	f(func(c *Config) { c.Limits.MaxReplyErrors = 0 }, "limits.max_reply_errors")
+	f(func(c *Config) { c.TrustForwardedFor = true }, "trusted_proxies")
+	f(func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "proxy.internal"} }, "trusted_proxies[1]")
 	f(func(c *Config) { c.Limits.MaxInflightBytes = c.Limits.MaxBodyBytes - 1 }, "limits.max_inflight_bytes")
 	f(func(c *Config) { c.Kafka.Topic = "" }, "kafka.topic")
 	f(func(c *Config) { c.Hash.PreviousKey = testKey + "x" }, "hash.previous_until")
@@ -302,7 +305,7 @@ func TestInflightBytesBudget(t *testing.T) {
 		}()
 		go pw.Write([]byte(`{"event_id":"slow"`))
 	}
-	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		status, _, h := post(t, ts.URL, `{"event_id":"e"}`)
 		if status == http.StatusServiceUnavailable {
 			if h.Get("Retry-After") == "" {
@@ -328,5 +331,53 @@ func TestInflightBytesBudget(t *testing.T) {
 	}
 	if status, _, _ := post(t, ts.URL, `{"event_id":"e"}`); status != http.StatusBadRequest {
 		t.Fatalf("after the slow bodies: status %d, want 400", status)
+	}
+}
+
+// TestTokenRateAtAdmission: the token limiter used to be fed the request's start time, so a
+// request whose body took a second to arrive wound the limiter back by that second and the next
+// request was credited the same second again. Here the token allows 10 events/s with a burst
+// of 10: 5 events, then the slow request's 5, leave nothing for 10 more at once.
+func TestTokenRateAtAdmission(t *testing.T) {
+	const token = "metered-token-0123456789"
+	ts := newTestServer(t, func(c *Config) {
+		c.Tokens = append(c.Tokens, Token{Name: "metered", Token: token, EventsPerSecond: 10, Burst: 10})
+	})
+	events := func(prefix string, n int) string {
+		var sb strings.Builder
+		for i := range n {
+			fmt.Fprintf(&sb, `{"event_id":"%s%d","type":"join","stream_id":"s","listener_id":"%s%d","ts":%d}`+"\n", prefix, i, prefix, i, time.Now().UnixMilli())
+		}
+		return sb.String()
+	}
+	auth := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/v1/events", pr)
+	auth(req)
+	slow := make(chan int, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			slow <- 0
+			return
+		}
+		resp.Body.Close()
+		slow <- resp.StatusCode
+	}()
+	body := events("slow", 5)
+	go pw.Write([]byte(body[:10]))
+	time.Sleep(time.Second)
+	// Kafka is down: events that pass the token's limit get 503, those over it 429.
+	if status, r, _ := post(t, ts.URL, events("a", 5), auth); status != http.StatusServiceUnavailable {
+		t.Fatalf("first 5 events: status %d (%+v), want 503 (past the limiter)", status, r)
+	}
+	pw.Write([]byte(body[10:]))
+	pw.Close()
+	if st := <-slow; st != http.StatusServiceUnavailable {
+		t.Fatalf("slow request: status %d, want 503 (past the limiter)", st)
+	}
+	if status, _, _ := post(t, ts.URL, events("b", 10), auth); status != http.StatusTooManyRequests {
+		t.Fatalf("10 more events at once: status %d, want 429", status)
 	}
 }
