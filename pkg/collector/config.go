@@ -18,7 +18,10 @@ type Config struct {
 	Tokens []Token    `mapstructure:"tokens"`
 	Hash   HashConfig `mapstructure:"hash"`
 	Limits Limits     `mapstructure:"limits"`
-	// CORSOrigins lists the browser origins allowed to post events ("*" for any).
+	// CORSOrigins lists the browser origins allowed to post events with any token; tokens add
+	// their own (Token.CORSOrigins). Empty by default: a token's secret is public in any page
+	// that uses it, so the origins that may use it should be named, with the token they use;
+	// "*" (any origin) only when configured.
 	CORSOrigins []string `mapstructure:"cors_origins"`
 	// BotUserAgents are case-insensitive substrings of declared bots' User-Agent headers;
 	// their events are filtered as GIVT (general invalid traffic) and counted, not forwarded.
@@ -52,6 +55,8 @@ type Token struct {
 	// TrustedTime keeps each event's own ts unclamped: for server-side imports, backfills and
 	// replays of a past stream (SPEC, Definitions).
 	TrustedTime bool `mapstructure:"trusted_time"`
+	// CORSOrigins are the browser origins that may post with this token (see Config.CORSOrigins).
+	CORSOrigins []string `mapstructure:"cors_origins"`
 	// EventsPerSecond and Burst rate-limit the token; 0 uses limits.token_events_per_second.
 	EventsPerSecond float64 `mapstructure:"events_per_second"`
 	Burst           int     `mapstructure:"burst"`
@@ -161,7 +166,6 @@ func DefaultConfig() Config {
 			ShutdownTimeout:         30 * time.Second,
 		},
 		TickInterval:  time.Second,
-		CORSOrigins:   []string{"*"},
 		BotUserAgents: []string{"bot", "crawler", "spider", "slurp", "headlesschrome", "phantomjs", "facebookexternalhit", "preview"},
 	}
 }
@@ -191,6 +195,9 @@ func (c Config) Validate() error {
 	if _, err := parseTrustedProxies(c.TrustedProxies); err != nil {
 		return err
 	}
+	if err := checkOrigins("cors_origins", c.CORSOrigins); err != nil {
+		return err
+	}
 	if len(c.Tokens) == 0 {
 		return errors.New("tokens: at least one ingest token is required (EARSHOT_INGEST_TOKEN or tokens in a config file)")
 	}
@@ -206,6 +213,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("tokens[%d] (%s): the same secret is used twice", i, t.Name)
 		case t.EventsPerSecond < 0 || t.Burst < 0:
 			return fmt.Errorf("tokens[%d] (%s): events_per_second and burst must not be negative", i, t.Name)
+		}
+		if err := checkOrigins(fmt.Sprintf("tokens[%d].cors_origins", i), t.CORSOrigins); err != nil {
+			return err
 		}
 		seen[s] = true
 	}

@@ -34,14 +34,14 @@ type Server struct {
 	proxies  trustedProxies
 	inflight byteBudget
 	bots     [][]byte
-	origins  map[string]bool
-	anyOrig  bool
-	metrics  *metrics
-	registry *prometheus.Registry
-	ticker   *ticker
-	ready    readiness
-	pool     sync.Pool // *Batch
-	bodies   sync.Pool // *bytes.Buffer
+	// origins are allowed for every token; anyTokenOrigins also those of any token (preflights).
+	origins, anyTokenOrigins originSet
+	metrics                  *metrics
+	registry                 *prometheus.Registry
+	ticker                   *ticker
+	ready                    readiness
+	pool                     sync.Pool // *Batch
+	bodies                   sync.Pool // *bytes.Buffer
 }
 
 type tokenState struct {
@@ -49,6 +49,7 @@ type tokenState struct {
 	digest  [sha256.Size]byte
 	streams map[string]bool
 	trusted bool
+	origins originSet
 	limiter *rate.Limiter
 }
 
@@ -64,7 +65,6 @@ func NewServer(cfg Config, producer *Producer, log *slog.Logger) (*Server, error
 	s := &Server{
 		cfg: cfg, log: log, pipe: pipe, producer: producer,
 		ips:      newIPLimiter(rate.Limit(cfg.Limits.IPRequestsPerSecond), cfg.Limits.IPBurst, cfg.Limits.MaxTrackedIPs),
-		origins:  map[string]bool{},
 		registry: prometheus.NewRegistry(),
 	}
 	s.inflight.max = cfg.Limits.MaxInflightBytes
@@ -77,7 +77,7 @@ func NewServer(cfg Config, producer *Producer, log *slog.Logger) (*Server, error
 			burst = cfg.Limits.TokenBurst
 		}
 		ts := tokenState{name: t.Name, digest: sha256.Sum256([]byte(t.Secret())), trusted: t.TrustedTime,
-			limiter: rate.NewLimiter(rate.Limit(eps), burst)}
+			origins: newOriginSet(t.CORSOrigins), limiter: rate.NewLimiter(rate.Limit(eps), burst)}
 		if len(t.Streams) > 0 {
 			ts.streams = map[string]bool{}
 			for _, st := range t.Streams {
@@ -90,12 +90,12 @@ func NewServer(cfg Config, producer *Producer, log *slog.Logger) (*Server, error
 	for _, b := range cfg.BotUserAgents {
 		s.bots = append(s.bots, []byte(strings.ToLower(b)))
 	}
-	for _, o := range cfg.CORSOrigins {
-		if o == "*" {
-			s.anyOrig = true
-		}
-		s.origins[o] = true
+	s.origins = newOriginSet(cfg.CORSOrigins)
+	all := [][]string{cfg.CORSOrigins}
+	for _, t := range cfg.Tokens {
+		all = append(all, t.CORSOrigins)
 	}
+	s.anyTokenOrigins = newOriginSet(all...)
 	s.metrics = newMetrics(s.registry, producer, pipe, s.ips, &s.inflight)
 	s.ticker = newTicker(producer, cfg.TickInterval, log, s.metrics.ticks)
 	s.ready = readiness{brokers: cfg.Kafka.Brokers}
@@ -141,17 +141,17 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, errRateLimitedIP)
 		return
 	}
-	s.cors(w, r)
 	if r.Method == http.MethodOptions {
-		w.WriteHeader(http.StatusNoContent)
+		s.preflight(w, r)
 		return
 	}
+	tok := s.authenticate(r)
+	s.allowOrigin(w, r, tok)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST, OPTIONS")
 		s.fail(w, errMethod)
 		return
 	}
-	tok := s.authenticate(r)
 	if tok == nil {
 		s.fail(w, errUnauthorized)
 		return
@@ -313,21 +313,6 @@ func (s *Server) isBot(ua string) bool {
 		}
 	}
 	return false
-}
-
-func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
-	origin := r.Header.Get("Origin")
-	if origin == "" || !(s.anyOrig || s.origins[origin]) {
-		return
-	}
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", origin)
-	h.Add("Vary", "Origin")
-	if r.Method == http.MethodOptions {
-		h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "Content-Type, Content-Encoding, Authorization, X-Earshot-Token")
-		h.Set("Access-Control-Max-Age", "86400")
-	}
 }
 
 // fail answers a request that failed as a whole; every such answer goes through here.

@@ -202,6 +202,8 @@ func TestConfigValidateNamesTheKey(t *testing.T) {
 	f(func(c *Config) { c.Limits.MaxEventAge = 0 }, "limits.max_event_age")
 	f(func(c *Config) { c.Limits.MaxReplyErrors = 0 }, "limits.max_reply_errors")
 	f(func(c *Config) { c.TrustForwardedFor = true }, "trusted_proxies")
+	f(func(c *Config) { c.CORSOrigins = []string{"https://player.example/"} }, "cors_origins[0]")
+	f(func(c *Config) { c.Tokens[0].CORSOrigins = []string{"*", "player.example"} }, "tokens[0].cors_origins[1]")
 	f(func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "proxy.internal"} }, "trusted_proxies[1]")
 	f(func(c *Config) { c.Limits.MaxInflightBytes = c.Limits.MaxBodyBytes - 1 }, "limits.max_inflight_bytes")
 	f(func(c *Config) { c.Kafka.Topic = "" }, "kafka.topic")
@@ -379,5 +381,61 @@ func TestTokenRateAtAdmission(t *testing.T) {
 	}
 	if status, _, _ := post(t, ts.URL, events("b", 10), auth); status != http.StatusTooManyRequests {
 		t.Fatalf("10 more events at once: status %d, want 429", status)
+	}
+}
+
+// TestCORSOriginsPerToken: no browser origin by default; a preflight (which carries no token)
+// is granted to the origins of any token or the global list; a POST only to those of the token
+// it uses, or the global list; "*" only when configured.
+func TestCORSOriginsPerToken(t *testing.T) {
+	allowed := func(ts *httptest.Server, method, origin, token string) bool {
+		t.Helper()
+		req, _ := http.NewRequest(method, ts.URL+"/v1/events", strings.NewReader(`{"event_id":"e"}`))
+		req.Header.Set("Origin", origin)
+		if method == http.MethodOptions {
+			req.Header.Set("Access-Control-Request-Method", "POST")
+		} else {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Access-Control-Allow-Origin") == origin
+	}
+	const app, widget = "app-token-0123456789", "widget-token-0123456789"
+	ts := newTestServer(t, nil)
+	if allowed(ts, http.MethodOptions, "https://evil.example", "") || allowed(ts, http.MethodPost, "https://evil.example", app) {
+		t.Fatal("default config grants CORS to any origin")
+	}
+	ts = newTestServer(t, func(c *Config) {
+		c.Tokens[0].CORSOrigins = []string{"https://player.example"}
+		c.Tokens = append(c.Tokens, Token{Name: "widget", Token: widget, CORSOrigins: []string{"https://widget.example"}})
+		c.CORSOrigins = []string{"https://everyone.example"}
+	})
+	cases := []struct {
+		method, origin, token string
+		want                  bool
+	}{
+		{http.MethodOptions, "https://player.example", "", true},
+		{http.MethodOptions, "https://widget.example", "", true},
+		{http.MethodOptions, "https://everyone.example", "", true},
+		{http.MethodOptions, "https://evil.example", "", false},
+		{http.MethodPost, "https://player.example", app, true},
+		{http.MethodPost, "https://widget.example", app, false},
+		{http.MethodPost, "https://everyone.example", app, true},
+		{http.MethodPost, "https://widget.example", widget, true},
+		{http.MethodPost, "https://player.example", widget, false},
+		{http.MethodPost, "https://evil.example", app, false},
+	}
+	for _, c := range cases {
+		if got := allowed(ts, c.method, c.origin, c.token); got != c.want {
+			t.Errorf("%s from %s with token %q: allowed %v, want %v", c.method, c.origin, c.token, got, c.want)
+		}
+	}
+	ts = newTestServer(t, func(c *Config) { c.CORSOrigins = []string{"*"} })
+	if !allowed(ts, http.MethodOptions, "https://any.example", "") || !allowed(ts, http.MethodPost, "https://any.example", app) {
+		t.Fatal(`"*" configured but not granted`)
 	}
 }
