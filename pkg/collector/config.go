@@ -55,6 +55,11 @@ type Token struct {
 	// TrustedTime keeps each event's own ts unclamped: for server-side imports, backfills and
 	// replays of a past stream (SPEC, Definitions).
 	TrustedTime bool `mapstructure:"trusted_time"`
+	// Platform marks a server-side token of the streaming platform's own backend: only it may
+	// send displayed events (the listener count the platform shows, which claims are checked
+	// against). A player's token is public in every page or app that embeds it, so a count it
+	// sends proves nothing. trusted_time implies nothing about it, nor it about trusted_time.
+	Platform bool `mapstructure:"platform"`
 	// CORSOrigins are the browser origins that may post with this token (see Config.CORSOrigins).
 	CORSOrigins []string `mapstructure:"cors_origins"`
 	// EventsPerSecond and Burst rate-limit the token; 0 uses limits.token_events_per_second.

@@ -24,7 +24,7 @@ func newMetrics(reg *prometheus.Registry, p *Producer, pipe *Pipeline, ips *ipLi
 			Name: "earshot_collector_events_rejected_total", Help: "Events that failed validation, by reason."}, []string{"reason"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "earshot_collector_events_dropped_total",
-			Help: "Valid events not forwarded, by reason (invalid traffic, stream or end not allowed, rate limits, Kafka unavailable, buffer full)."},
+			Help: "Valid events not forwarded, by reason (invalid traffic, stream, end or displayed not allowed, rate limits, Kafka unavailable, buffer full)."},
 			[]string{"reason"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "earshot_collector_requests_total", Help: "Requests to /v1/events by status code and failure reason."}, []string{"code", "reason"}),
@@ -57,7 +57,7 @@ func newMetrics(reg *prometheus.Registry, p *Producer, pipe *Pipeline, ips *ipLi
 // rejected, everything else as dropped.
 func (m *metrics) eventOutcome(r event.Reason, n int) {
 	switch r {
-	case ReasonDeclaredBot, ReasonImpossibleRate, ReasonStreamNotAllowed, ReasonEndNotAllowed:
+	case ReasonDeclaredBot, ReasonImpossibleRate, ReasonStreamNotAllowed, ReasonEndNotAllowed, ReasonDisplayedNotAllowed:
 		m.dropped.WithLabelValues(string(r)).Add(float64(n))
 	default:
 		m.rejected.WithLabelValues(string(r)).Add(float64(n))

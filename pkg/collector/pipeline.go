@@ -26,6 +26,9 @@ const (
 	// its figures final at once, so only imports and replays may do it; a live stream ends by
 	// the clock (docs/time.md).
 	ReasonEndNotAllowed event.Reason = "end_not_allowed"
+	// ReasonDisplayedNotAllowed: a displayed event from a token without platform. The displayed
+	// count is what claims are checked against, so only the platform's own backend may send it.
+	ReasonDisplayedNotAllowed event.Reason = "displayed_not_allowed"
 )
 
 // ItemError reports one rejected event of a request.
@@ -88,6 +91,7 @@ func (b *Batch) Reset() {
 type Source struct {
 	Streams     map[string]bool // nil: any stream
 	TrustedTime bool
+	Platform    bool // the token may send displayed events
 	Bot         bool // the User-Agent declares a bot
 }
 
@@ -148,6 +152,8 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 			r = ReasonStreamNotAllowed
 		case e.Type == event.TypeEnd && !src.TrustedTime:
 			r = ReasonEndNotAllowed
+		case e.Type == event.TypeDisplayed && !src.Platform:
+			r = ReasonDisplayedNotAllowed
 		}
 		if r != "" {
 			b.Filtered++
@@ -212,10 +218,11 @@ func (b *Batch) count(r event.Reason, n int) {
 }
 
 var filterMessages = map[event.Reason]string{
-	ReasonDeclaredBot:      "filtered as invalid traffic: the User-Agent declares a bot",
-	ReasonImpossibleRate:   "filtered as invalid traffic: more events from this listener than a player sends",
-	ReasonStreamNotAllowed: "this token may not post to this stream",
-	ReasonEndNotAllowed:    "only a token with trusted_time may end a stream",
+	ReasonDeclaredBot:         "filtered as invalid traffic: the User-Agent declares a bot",
+	ReasonImpossibleRate:      "filtered as invalid traffic: more events from this listener than a player sends",
+	ReasonStreamNotAllowed:    "this token may not post to this stream",
+	ReasonEndNotAllowed:       "only a token with trusted_time may end a stream",
+	ReasonDisplayedNotAllowed: "only a platform token may send displayed events",
 }
 
 // messages slices the encoded records out of buf once it no longer moves. The Kafka key is the

@@ -173,7 +173,7 @@ func TestClockCorrection(t *testing.T) {
 
 func TestPipelinePseudonymizesAndKeys(t *testing.T) {
 	p, _ := NewPipeline(testConfig())
-	b := convert(t, p, Source{}, time.Now(), `[{"event_id":"e1","type":"heartbeat","stream_id":"space-1","listener_id":"alice@example.com","ts":1,"played_ms":10000,"muted":true},
+	b := convert(t, p, Source{Platform: true}, time.Now(), `[{"event_id":"e1","type":"heartbeat","stream_id":"space-1","listener_id":"alice@example.com","ts":1,"played_ms":10000,"muted":true},
 		{"event_id":"e2","type":"play","stream_id":"space-1","listener_id":"alice@example.com","ts":2},
 		{"event_id":"e3","type":"displayed","stream_id":"space-1","ts":3,"displayed_count":1200000}]`)
 	if len(b.Msgs) != 3 || b.Resp.Accepted != 3 {
@@ -349,4 +349,24 @@ func BenchmarkConvert(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(n*b.N), "ns/event")
+}
+
+// TestDisplayedOnlyFromPlatform: the platform's displayed counter, which claims are checked
+// against, is accepted only from a platform token; from any other (trusted_time included) it
+// is filtered per event, beside the events that pass.
+func TestDisplayedOnlyFromPlatform(t *testing.T) {
+	p, _ := NewPipeline(testConfig())
+	now := time.UnixMilli(1_723_509_720_000)
+	const body = `{"event_id":"d1","type":"displayed","stream_id":"s","ts":1723509720000,"displayed_count":60000000}
+{"event_id":"j1","type":"join","stream_id":"s","listener_id":"u","ts":1723509720000}`
+	for _, src := range []Source{{}, {TrustedTime: true}} {
+		b := convert(t, p, src, now, body)
+		if b.Resp.Accepted != 1 || b.Filtered != 1 || len(b.Resp.Errors) != 1 || b.Resp.Errors[0].Index != 0 || string(b.Resp.Errors[0].Reason) != "displayed_not_allowed" {
+			t.Fatalf("%+v: %+v", src, b.Resp)
+		}
+	}
+	b := convert(t, p, Source{Platform: true}, now, body)
+	if b.Resp.Accepted != 2 || decode(t, b, 0).DisplayedCount != 60_000_000 {
+		t.Fatalf("platform: %+v", b.Resp)
+	}
 }

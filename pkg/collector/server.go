@@ -45,12 +45,13 @@ type Server struct {
 }
 
 type tokenState struct {
-	name    string
-	digest  [sha256.Size]byte
-	streams map[string]bool
-	trusted bool
-	origins originSet
-	limiter *rate.Limiter
+	name     string
+	digest   [sha256.Size]byte
+	streams  map[string]bool
+	trusted  bool
+	platform bool
+	origins  originSet
+	limiter  *rate.Limiter
 }
 
 // NewServer wires a Server. The caller owns producer's lifetime together with the Server's.
@@ -76,7 +77,7 @@ func NewServer(cfg Config, producer *Producer, log *slog.Logger) (*Server, error
 		if burst == 0 {
 			burst = cfg.Limits.TokenBurst
 		}
-		ts := tokenState{name: t.Name, digest: sha256.Sum256([]byte(t.Secret())), trusted: t.TrustedTime,
+		ts := tokenState{name: t.Name, digest: sha256.Sum256([]byte(t.Secret())), trusted: t.TrustedTime, platform: t.Platform,
 			origins: newOriginSet(t.CORSOrigins), limiter: rate.NewLimiter(rate.Limit(eps), burst)}
 		if len(t.Streams) > 0 {
 			ts.streams = map[string]bool{}
@@ -179,7 +180,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			s.putBatch(b)
 		}
 	}()
-	src := Source{Streams: tok.streams, TrustedTime: tok.trusted, Bot: s.isBot(r.UserAgent())}
+	src := Source{Streams: tok.streams, TrustedTime: tok.trusted, Platform: tok.platform, Bot: s.isBot(r.UserAgent())}
 	if err := s.pipe.Convert(buf.Bytes(), src, start, b); err != nil {
 		s.fail(w, &requestError{http.StatusBadRequest, "malformed_body", err.Error(), 0})
 		return
@@ -224,7 +225,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 // allForbidden reports whether every event was one the token may not send.
 func allForbidden(b *Batch) bool {
 	for _, c := range b.Counts() {
-		if c.Reason != ReasonStreamNotAllowed && c.Reason != ReasonEndNotAllowed {
+		if c.Reason != ReasonStreamNotAllowed && c.Reason != ReasonEndNotAllowed && c.Reason != ReasonDisplayedNotAllowed {
 			return false
 		}
 	}

@@ -90,6 +90,7 @@ func TestStatusCodes(t *testing.T) {
 		{"too old for sent_at", `{"event_id":"e1","type":"join","stream_id":"s","listener_id":"u","ts":1723507200000,"sent_at":` + strconv.FormatInt(time.Now().UnixMilli(), 10) + `}`, nil, 400, "ts_too_old"},
 		{"stream not allowed for token", validEvent, []reqOpt{func(r *http.Request) { r.Header.Set("Authorization", "Bearer scoped-token-0123456789") }}, 403, "stream_not_allowed"},
 		{"end from a token without trusted_time", `{"event_id":"x","type":"end","stream_id":"s","ts":1723507200000}`, nil, 403, "end_not_allowed"},
+		{"displayed from a token without platform", `{"event_id":"d","type":"displayed","stream_id":"s","ts":1723507200000,"displayed_count":60000000}`, nil, 403, "displayed_not_allowed"},
 		{"declared bot", validEvent, []reqOpt{func(r *http.Request) { r.Header.Set("User-Agent", "Mozilla/5.0 (compatible; Googlebot/2.1)") }}, 200, "givt_declared_bot"},
 		{"unknown encoding", validEvent, []reqOpt{func(r *http.Request) { r.Header.Set("Content-Encoding", "br") }}, 415, ""},
 		{"kafka down", validEvent, nil, 503, ""},
