@@ -127,7 +127,8 @@ type Limits struct {
 	MaxTrackedIPs int `mapstructure:"max_tracked_ips"`
 	// ListenerEventsPerWindow in ListenerWindow: more events than this from one listener is
 	// physically impossible for a player (one heartbeat per 10 s plus a few others) and is
-	// filtered as GIVT. 30 per 10 s allows a 3× burst after a reconnect.
+	// filtered as GIVT. 30 per 10 s allows a 3× burst after a reconnect. Counted per listener
+	// and client address, so that another address cannot spend a real player's budget.
 	ListenerEventsPerWindow int           `mapstructure:"listener_events_per_window"`
 	ListenerWindow          time.Duration `mapstructure:"listener_window"`
 	// MaxTrackedListeners bounds the per-listener rate table per window (16 bytes each:

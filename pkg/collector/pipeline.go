@@ -66,6 +66,15 @@ type Batch struct {
 	// Resp.Errors lists: few distinct reasons, so a slice searched in order.
 	counts    []ReasonCount
 	maxErrors int
+	// charges are the per-listener budgets the accepted events spent, and now when (unix ms),
+	// so that Pipeline.Refund can give them back when the events are not forwarded after all.
+	charges []charge
+	now     int64
+}
+
+type charge struct {
+	key uint64
+	at  int64
 }
 
 // ReasonCount is how many events of a request were rejected for one reason.
@@ -85,6 +94,7 @@ func (b *Batch) Reset() {
 	b.buf = b.buf[:0]
 	b.ends = b.ends[:0]
 	b.counts = b.counts[:0]
+	b.charges = b.charges[:0]
 }
 
 // Source describes who sent a request, as the pipeline needs it.
@@ -93,6 +103,8 @@ type Source struct {
 	TrustedTime bool
 	Platform    bool // the token may send displayed events
 	Bot         bool // the User-Agent declares a bot
+	// Client is a 64-bit hash of the client's address (0 when unknown).
+	Client uint64
 }
 
 // Pipeline turns request bodies into Kafka records: parse, validate, derive event time,
@@ -130,7 +142,7 @@ func NewPipeline(cfg Config) (*Pipeline, error) {
 // with a syntax error): nothing in it may be forwarded.
 func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Batch) error {
 	now := receivedAt.UnixMilli()
-	b.maxErrors = p.maxErrors
+	b.maxErrors, b.now = p.maxErrors, now
 	var rec event.Record
 	err := event.ParseBody(body, func(i int, e *event.Event, r event.Reason) {
 		if r == "" {
@@ -168,11 +180,20 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 		}
 		p.record(e, at, timeFlags, now, &rec)
 		// Trusted tokens import or replay recorded streams at any speed: the per-listener rate
-		// of a live player does not apply to them.
-		if e.Type != event.TypeDisplayed && !src.TrustedTime && !p.rates.allow(rec.Listener, rec.EventTime, now) {
-			b.Filtered++
-			b.reject(i, ReasonImpossibleRate)
-			return
+		// of a live player does not apply to them. The budget is checked last, so that only
+		// events that passed everything else spend it, and per client address, so that
+		// anyone's events posted under a known listener id cannot spend the real player's.
+		if e.Type != event.TypeDisplayed && !src.TrustedTime {
+			key := budgetKey(rec.Listener, src.Client)
+			ok, counted := p.rates.allow(key, rec.EventTime, now)
+			if !ok {
+				b.Filtered++
+				b.reject(i, ReasonImpossibleRate)
+				return
+			}
+			if counted {
+				b.charges = append(b.charges, charge{key, rec.EventTime})
+			}
 		}
 		b.buf = event.AppendRecord(b.buf, &rec)
 		b.ends = append(b.ends, len(b.buf))
@@ -223,6 +244,26 @@ var filterMessages = map[event.Reason]string{
 	ReasonStreamNotAllowed:    "this token may not post to this stream",
 	ReasonEndNotAllowed:       "only a token with trusted_time may end a stream",
 	ReasonDisplayedNotAllowed: "only a platform token may send displayed events",
+}
+
+// Refund gives back the per-listener budgets b's events spent, when they were not forwarded
+// after all (the token's rate, Kafka unavailable): the client's retry is charged instead.
+func (p *Pipeline) Refund(b *Batch) {
+	for _, c := range b.charges {
+		p.rates.release(c.key, c.at, b.now)
+	}
+	b.charges = b.charges[:0]
+}
+
+// budgetKey is the key of a listener's budget as seen from one client address: the listener
+// key mixed with a bijective scramble of the address hash (the SplitMix64 finalizer), so that
+// for one address every listener keeps its own budget, and an unknown address (0) leaves the
+// listener key as it is.
+func budgetKey(listener, client uint64) uint64 {
+	z := client
+	z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
+	z = (z ^ z>>27) * 0x94D049BB133111EB
+	return listener ^ (z ^ z>>31)
 }
 
 // messages slices the encoded records out of buf once it no longer moves. The Kafka key is the
@@ -324,7 +365,8 @@ func (p *Pipeline) record(e *event.Event, at int64, timeFlags uint8, now int64, 
 	rec.KeyID, rec.Listener = p.hasher.Hash(e.ListenerID, now)
 }
 
-// listenerRates counts events per listener key in fixed windows of *event* time: a player
+// listenerRates counts events per budget key (a listener key seen from one client address,
+// budgetKey) in fixed windows of *event* time: a player
 // cannot produce more than `limit` events in one window of its own time. Counting by event time,
 // not by arrival, lets a player that buffered through an outage send its backlog at once (docs/
 // time.md) — each of its windows is still within the limit. So that old timestamps cannot buy a
@@ -359,8 +401,9 @@ func newListenerRates(limit int, window time.Duration, maxEntries int) *listener
 }
 
 // allow counts one event of listener, with event time atMillis, received at nowMillis, and
-// reports whether it is within the limits.
-func (r *listenerRates) allow(listener uint64, atMillis, nowMillis int64) bool {
+// reports whether it is within the limits, and whether it was counted (not when the table is
+// full): only a counted event may be released.
+func (r *listenerRates) allow(listener uint64, atMillis, nowMillis int64) (ok, counted bool) {
 	s := &r.shards[(listener>>32)%uint64(len(r.shards))]
 	w := nowMillis / r.windowMS
 	// The event window's count lives under the listener key mixed with the window; the
@@ -376,13 +419,34 @@ func (r *listenerRates) allow(listener uint64, atMillis, nowMillis int64) bool {
 	total := s.counts[listener]
 	if !ok && len(s.counts)+2 > r.maxPer {
 		r.untracked.Add(1)
-		return true // fail open: a full table must not drop real listeners
+		return true, false // fail open: a full table must not drop real listeners
 	}
 	if int(c) < r.limit && int(total) < backlogFactor*r.limit {
 		s.counts[ew], s.counts[listener] = c+1, total+1
-		return true
+		return true, true
 	}
-	return false
+	return false, false
+}
+
+// release undoes one allow of listener that succeeded in the current arrival window; in a
+// later window the counts are gone already.
+func (r *listenerRates) release(listener uint64, atMillis, nowMillis int64) {
+	s := &r.shards[(listener>>32)%uint64(len(r.shards))]
+	ew := listener ^ uint64(floorDivMS(atMillis, r.windowMS)+1)*0x9E3779B97F4A7C15
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.window != nowMillis/r.windowMS {
+		return
+	}
+	for _, k := range [2]uint64{ew, listener} {
+		switch c := s.counts[k]; c {
+		case 0:
+		case 1:
+			delete(s.counts, k)
+		default:
+			s.counts[k] = c - 1
+		}
+	}
 }
 
 func floorDivMS(a, b int64) int64 {

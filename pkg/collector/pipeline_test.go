@@ -287,18 +287,18 @@ func TestListenerRatesByEventTime(t *testing.T) {
 	r := newListenerRates(30, 10*time.Second, 1<<20)
 	const now = int64(1_800_000_000_000)
 	for i := range int64(180) {
-		if !r.allow(7, now-30*60_000+i*10_000, now) {
+		if ok, _ := r.allow(7, now-30*60_000+i*10_000, now); !ok {
 			t.Fatalf("backlog heartbeat %d filtered", i)
 		}
 	}
 	for i := range 31 {
-		if ok := r.allow(8, now-5000, now); ok != (i < 30) {
+		if ok, _ := r.allow(8, now-5000, now); ok != (i < 30) {
 			t.Fatalf("event %d in one window of event time: allowed %v", i, ok)
 		}
 	}
 	allowed := 0
 	for i := range int64(1000) {
-		if r.allow(9, now-i*10_000, now) {
+		if ok, _ := r.allow(9, now-i*10_000, now); ok {
 			allowed++
 		}
 	}
@@ -368,5 +368,56 @@ func TestDisplayedOnlyFromPlatform(t *testing.T) {
 	b := convert(t, p, Source{Platform: true}, now, body)
 	if b.Resp.Accepted != 2 || decode(t, b, 0).DisplayedCount != 60_000_000 {
 		t.Fatalf("platform: %+v", b.Resp)
+	}
+}
+
+// TestListenerBudgetPerAddress: anyone may post as a known listener id; 30 heartbeats for
+// listener X from address A used to spend X's budget for the window, and the real player's
+// heartbeat from address B was then filtered as impossible. Budgets are per (listener, address).
+func TestListenerBudgetPerAddress(t *testing.T) {
+	p, _ := NewPipeline(testConfig())
+	now := time.UnixMilli(1_723_509_720_000)
+	beat := func(id string) string {
+		return fmt.Sprintf(`{"event_id":"%s","type":"heartbeat","stream_id":"s","listener_id":"X","ts":1723509715000,"played_ms":10000}`, id)
+	}
+	var junk []string
+	for i := range 30 {
+		junk = append(junk, beat(fmt.Sprint("junk-", i)))
+	}
+	a, b := Source{Client: 0xA}, Source{Client: 0xB}
+	if r := convert(t, p, a, now, strings.Join(junk, "\n")); r.Resp.Accepted != 30 {
+		t.Fatalf("junk from A: %+v", r.Resp)
+	}
+	if r := convert(t, p, a, now, beat("junk-30")); r.Resp.Accepted != 0 {
+		t.Fatalf("31st event from A in one window accepted: %+v", r.Resp)
+	}
+	if r := convert(t, p, b, now, beat("real")); r.Resp.Accepted != 1 {
+		t.Fatalf("the real player's heartbeat from B: %+v", r.Resp)
+	}
+}
+
+// TestRefundedEventsSpendNoBudget: events refused after conversion (token over its rate,
+// Kafka unavailable) give their per-listener budget back, so that the client's retry is not
+// filtered as impossible.
+func TestRefundedEventsSpendNoBudget(t *testing.T) {
+	p, _ := NewPipeline(testConfig())
+	now := time.UnixMilli(1_723_509_720_000)
+	var lines []string
+	for i := range 30 {
+		lines = append(lines, fmt.Sprintf(`{"event_id":"e%d","type":"play","stream_id":"s","listener_id":"X","ts":1723509715000}`, i))
+	}
+	body := strings.Join(lines, "\n")
+	for attempt := range 3 {
+		b := convert(t, p, Source{Client: 7}, now, body)
+		if b.Resp.Accepted != 30 {
+			t.Fatalf("attempt %d: %+v", attempt, b.Resp)
+		}
+		p.Refund(b)
+	}
+	if b := convert(t, p, Source{Client: 7}, now, body); b.Resp.Accepted != 30 {
+		t.Fatalf("after refunds: %+v", b.Resp)
+	}
+	if b := convert(t, p, Source{Client: 7}, now, lines[0]); b.Resp.Accepted != 0 {
+		t.Fatalf("the budget is spent, yet: %+v", b.Resp)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	kafkago "github.com/segmentio/kafka-go"
@@ -138,7 +139,8 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	// The address is limited before anything else, preflights and bad tokens included, so that
 	// no kind of request is free to repeat.
-	if !s.ips.allow(s.proxies.clientKey(r), start) {
+	clientKey := s.proxies.clientKey(r)
+	if !s.ips.allow(clientKey, start) {
 		s.fail(w, errRateLimitedIP)
 		return
 	}
@@ -180,7 +182,8 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			s.putBatch(b)
 		}
 	}()
-	src := Source{Streams: tok.streams, TrustedTime: tok.trusted, Platform: tok.platform, Bot: s.isBot(r.UserAgent())}
+	src := Source{Streams: tok.streams, TrustedTime: tok.trusted, Platform: tok.platform, Bot: s.isBot(r.UserAgent()),
+		Client: xxhash.Sum64String(clientKey)}
 	if err := s.pipe.Convert(buf.Bytes(), src, start, b); err != nil {
 		s.fail(w, &requestError{http.StatusBadRequest, "malformed_body", err.Error(), 0})
 		return
@@ -191,6 +194,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	// The token is charged at admission, not at the request's start: a start time would wind
 	// the limiter back by however long the body took, and credit those seconds again.
 	if len(b.Msgs) > 0 && !tok.limiter.AllowN(time.Now(), len(b.Msgs)) {
+		s.pipe.Refund(b)
 		s.metrics.dropped.WithLabelValues(errRateLimitedToken.reason).Add(float64(len(b.Msgs)))
 		s.fail(w, errRateLimitedToken)
 		return
@@ -203,6 +207,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			// kafka-go may still hold the messages (a batch queued before the deadline is
 			// written later), so their buffer must not be reused for another request.
 			reuse = false
+			s.pipe.Refund(b)
 			fe := forwardError(err)
 			s.metrics.dropped.WithLabelValues(fe.reason).Add(float64(len(b.Msgs)))
 			s.log.Warn("cannot forward events", "events", len(b.Msgs), "err", err)
