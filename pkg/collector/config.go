@@ -134,6 +134,17 @@ type Limits struct {
 	// MaxTrackedListeners bounds the per-listener rate table per window (16 bytes each:
 	// 4M ≈ 64 MB); listeners beyond it are not rate-checked (fail open, counted).
 	MaxTrackedListeners int `mapstructure:"max_tracked_listeners"`
+	// MaxActiveStreams, StreamIdle and NewStreamsPerMinute admit streams for tokens neither
+	// scoped to streams nor trusted_time (admission.go); the others are refused stream_quota.
+	// Each stream id costs the aggregators memory, and such a token can invent ids freely.
+	// 10 000 streams seen within the last hour is far above what one platform runs live at once
+	// (the table costs ~100 bytes a stream: 1 MB); an hour lets a stream pause (a break, an
+	// outage) without losing its place; 600 new streams a minute (10/s) is beyond any
+	// platform's rate of starting streams, and a flood of ids needs 17 minutes to fill the
+	// table. The quota is per collector instance.
+	MaxActiveStreams    int           `mapstructure:"max_active_streams"`
+	StreamIdle          time.Duration `mapstructure:"stream_idle"`
+	NewStreamsPerMinute int           `mapstructure:"new_streams_per_minute"`
 	// ReadTimeout, WriteTimeout and IdleTimeout stop slow clients from holding connections.
 	ReadTimeout  time.Duration `mapstructure:"read_timeout"`
 	WriteTimeout time.Duration `mapstructure:"write_timeout"`
@@ -166,6 +177,9 @@ func DefaultConfig() Config {
 			ListenerEventsPerWindow: 30,
 			ListenerWindow:          10 * time.Second,
 			MaxTrackedListeners:     4_000_000,
+			MaxActiveStreams:        10_000,
+			StreamIdle:              time.Hour,
+			NewStreamsPerMinute:     600,
 			ReadTimeout:             10 * time.Second,
 			WriteTimeout:            20 * time.Second,
 			IdleTimeout:             60 * time.Second,
@@ -259,6 +273,12 @@ func (c Config) Validate() error {
 		return errors.New("limits.max_tracked_ips and limits.max_tracked_listeners must be positive")
 	case l.ListenerEventsPerWindow <= 0 || l.ListenerWindow <= 0:
 		return errors.New("limits.listener_events_per_window and limits.listener_window must be positive")
+	case l.MaxActiveStreams <= 0:
+		return errors.New("limits.max_active_streams must be positive")
+	case l.StreamIdle <= 0:
+		return errors.New("limits.stream_idle must be positive")
+	case l.NewStreamsPerMinute <= 0:
+		return errors.New("limits.new_streams_per_minute must be positive")
 	case l.ReadTimeout <= 0 || l.WriteTimeout <= 0 || l.IdleTimeout <= 0 || l.ShutdownTimeout <= 0:
 		return errors.New("limits.read_timeout, write_timeout, idle_timeout and shutdown_timeout must be positive")
 	}

@@ -3,7 +3,10 @@ package collector
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"time"
+
+	"github.com/earshot/earshot/pkg/event"
 )
 
 // requestError is a failure of a whole request: the status it is answered with, the reason it
@@ -28,6 +31,34 @@ var (
 	// enough for most of them to finish.
 	errOverloaded = &requestError{http.StatusServiceUnavailable, "overloaded", "the collector is reading too many requests; retry later", time.Second}
 )
+
+// batchStatus is the status of a reply whose events were judged one by one: 200 when any was
+// forwarded or filtered as invalid traffic, 400 when nothing valid was sent, 403 when every
+// event was one the token may not send, 429 (retry in a minute, when the new-stream bucket has
+// refilled or streams went idle) when every event was over the stream quota.
+func batchStatus(b *Batch) (int, time.Duration) {
+	switch {
+	case len(b.Msgs) > 0:
+		return http.StatusOK, 0
+	case b.Invalid > 0 && b.Filtered == 0 || b.Resp.Rejected == 0:
+		return http.StatusBadRequest, 0
+	case allOf(b, ReasonStreamNotAllowed, ReasonEndNotAllowed, ReasonDisplayedNotAllowed):
+		return http.StatusForbidden, 0
+	case allOf(b, ReasonStreamQuota):
+		return http.StatusTooManyRequests, time.Minute
+	}
+	return http.StatusOK, 0
+}
+
+// allOf reports whether every rejection of b has one of reasons.
+func allOf(b *Batch, reasons ...event.Reason) bool {
+	for _, c := range b.Counts() {
+		if !slices.Contains(reasons, c.Reason) {
+			return false
+		}
+	}
+	return len(b.Counts()) > 0
+}
 
 func badBody(msg string) *requestError {
 	return &requestError{http.StatusBadRequest, "bad_body", msg, 0}

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,9 @@ const (
 	// ReasonDisplayedNotAllowed: a displayed event from a token without platform. The displayed
 	// count is what claims are checked against, so only the platform's own backend may send it.
 	ReasonDisplayedNotAllowed event.Reason = "displayed_not_allowed"
+	// ReasonStreamQuota: a new stream beyond the collector's stream admission for tokens not
+	// scoped to streams (limits.max_active_streams, limits.new_streams_per_minute).
+	ReasonStreamQuota event.Reason = "stream_quota"
 )
 
 // ItemError reports one rejected event of a request.
@@ -70,6 +74,8 @@ type Batch struct {
 	// so that Pipeline.Refund can give them back when the events are not forwarded after all.
 	charges []charge
 	now     int64
+	// lastStream is a copy of the stream id last asked of the stream admission.
+	lastStream []byte
 }
 
 type charge struct {
@@ -115,6 +121,7 @@ type Pipeline struct {
 	maxSkewMS, toleranceMS, maxAgeMS int64
 	maxEvents, maxErrors             int
 	rates                            *listenerRates
+	streams                          *streamAdmission
 }
 
 // NewPipeline builds a Pipeline from the config.
@@ -135,6 +142,7 @@ func NewPipeline(cfg Config) (*Pipeline, error) {
 		maxEvents:   cfg.Limits.MaxEventsPerRequest,
 		maxErrors:   cfg.Limits.MaxReplyErrors,
 		rates:       newListenerRates(cfg.Limits.ListenerEventsPerWindow, cfg.Limits.ListenerWindow, cfg.Limits.MaxTrackedListeners),
+		streams:     newStreamAdmission(cfg.Limits.MaxActiveStreams, cfg.Limits.StreamIdle, cfg.Limits.NewStreamsPerMinute),
 	}, nil
 }
 
@@ -144,6 +152,10 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 	now := receivedAt.UnixMilli()
 	b.maxErrors, b.now = p.maxErrors, now
 	var rec event.Record
+	// Events of one request mostly share a stream: the last admission decision is kept so the
+	// shared table is asked once per stream and request. The stream id is copied, not aliased:
+	// the parser does not promise that an event's bytes outlive it.
+	haveLast, lastAdmitted := false, false
 	err := event.ParseBody(body, func(i int, e *event.Event, r event.Reason) {
 		if r == "" {
 			r = event.Validate(e)
@@ -177,6 +189,19 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 			b.Invalid++
 			b.reject(i, r)
 			return
+		}
+		// Tokens scoped to streams and trusted_time tokens name their streams explicitly; the
+		// others are held to the collector's stream quota.
+		if src.Streams == nil && !src.TrustedTime {
+			if !haveLast || !bytes.Equal(e.StreamID, b.lastStream) {
+				b.lastStream = append(b.lastStream[:0], e.StreamID...)
+				haveLast, lastAdmitted = true, p.streams.admit(e.StreamID, now)
+			}
+			if !lastAdmitted {
+				b.Filtered++
+				b.reject(i, ReasonStreamQuota)
+				return
+			}
 		}
 		p.record(e, at, timeFlags, now, &rec)
 		// Trusted tokens import or replay recorded streams at any speed: the per-listener rate
@@ -244,6 +269,7 @@ var filterMessages = map[event.Reason]string{
 	ReasonStreamNotAllowed:    "this token may not post to this stream",
 	ReasonEndNotAllowed:       "only a token with trusted_time may end a stream",
 	ReasonDisplayedNotAllowed: "only a platform token may send displayed events",
+	ReasonStreamQuota:         "too many streams for tokens not scoped to streams; retry later or use a token scoped to this stream",
 }
 
 // Refund gives back the per-listener budgets b's events spent, when they were not forwarded

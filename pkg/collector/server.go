@@ -216,25 +216,8 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		s.metrics.accepted.Add(float64(len(b.Msgs)))
 	}
-	status := http.StatusOK
-	switch {
-	case len(b.Msgs) > 0:
-	case b.Invalid > 0 && b.Filtered == 0 || b.Resp.Rejected == 0:
-		status = http.StatusBadRequest // nothing valid was sent
-	case allForbidden(b):
-		status = http.StatusForbidden
-	}
-	s.reply(w, status, &b.Resp)
-}
-
-// allForbidden reports whether every event was one the token may not send.
-func allForbidden(b *Batch) bool {
-	for _, c := range b.Counts() {
-		if c.Reason != ReasonStreamNotAllowed && c.Reason != ReasonEndNotAllowed && c.Reason != ReasonDisplayedNotAllowed {
-			return false
-		}
-	}
-	return len(b.Counts()) > 0
+	status, retry := batchStatus(b)
+	s.reply(w, status, retry, &b.Resp)
 }
 
 // authenticate finds the token in the Authorization header (Bearer), X-Earshot-Token, or the
@@ -330,8 +313,12 @@ func (s *Server) fail(w http.ResponseWriter, e *requestError) {
 	s.writeJSON(w, e.status, &Response{Errors: []ItemError{}, Error: e.msg})
 }
 
-func (s *Server) reply(w http.ResponseWriter, status int, resp *Response) {
+// reply answers a request whose events were judged one by one; retryAfter > 0 sets Retry-After.
+func (s *Server) reply(w http.ResponseWriter, status int, retryAfter time.Duration, resp *Response) {
 	s.metrics.requests.WithLabelValues(strconv.Itoa(status), "").Inc()
+	if retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((retryAfter+time.Second-1)/time.Second)))
+	}
 	if resp.Errors == nil {
 		resp.Errors = []ItemError{}
 	}
