@@ -11,9 +11,13 @@ import (
 
 // Config is the collector's whole configuration (see cmd/collector and docs/operations.md).
 type Config struct {
-	// Listen is the HTTP address for /v1/events, /metrics, /healthz and /readyz.
-	Listen string       `mapstructure:"listen"`
-	Kafka  kafka.Config `mapstructure:"kafka"`
+	// Listen is the public HTTP address: /v1/events and /healthz only.
+	Listen string `mapstructure:"listen"`
+	// AdminListen is the operators' address: /metrics, /healthz, /readyz and /debug/pprof/.
+	// Loopback by default, because profiles and metrics reveal internals and cost CPU; port
+	// 9464 (the Prometheus exporters' port) because the aggregator's default is 8081.
+	AdminListen string       `mapstructure:"admin_listen"`
+	Kafka       kafka.Config `mapstructure:"kafka"`
 	// Tokens are the ingest tokens. At least one is required.
 	Tokens []Token    `mapstructure:"tokens"`
 	Hash   HashConfig `mapstructure:"hash"`
@@ -156,9 +160,10 @@ type Limits struct {
 // DefaultConfig is the configuration `make demo` and the tests start from.
 func DefaultConfig() Config {
 	return Config{
-		Listen: "127.0.0.1:8080",
-		Kafka:  kafka.DefaultConfig(),
-		Hash:   HashConfig{KeyID: 1},
+		Listen:      "127.0.0.1:8080",
+		AdminListen: "127.0.0.1:9464",
+		Kafka:       kafka.DefaultConfig(),
+		Hash:        HashConfig{KeyID: 1},
 		Limits: Limits{
 			MaxBodyBytes:            1 << 20,
 			MaxInflightBytes:        256 << 20,
@@ -202,6 +207,9 @@ func (t Token) Secret() string {
 func (c Config) Validate() error {
 	if c.Listen == "" {
 		return errors.New("listen must not be empty")
+	}
+	if c.AdminListen == "" || c.AdminListen == c.Listen {
+		return errors.New("admin_listen must be set, and differ from listen")
 	}
 	if err := c.Kafka.Validate(); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,18 +112,49 @@ func NewServer(cfg Config, producer *Producer, log *slog.Logger) (*Server, error
 // beside the HTTP server, and let it return before closing the Producer.
 func (s *Server) RunTicks(ctx context.Context) { s.ticker.run(ctx) }
 
-// Handler returns the HTTP routes.
+// Handler returns the public routes (listen): /v1/events and a /healthz that says only "ok".
+// Nothing else is exposed to clients.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/events", s.handleEvents)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.HandleFunc("GET /healthz", healthz)
 	return mux
 }
 
-// HTTPServer returns an http.Server with the configured timeouts, so slow clients cannot hold
-// connections open.
+// AdminHandler returns the operators' routes (admin_listen): /metrics, /healthz, /readyz and
+// net/http/pprof under /debug/pprof/. They reveal the process's internals and let anyone start
+// CPU profiles, so they are never on the public listener.
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) }
+
+// AdminHTTPServer returns the http.Server for AdminHandler on admin_listen. Its write timeout
+// leaves room for a 60-s CPU profile or trace.
+func (s *Server) AdminHTTPServer() *http.Server {
+	return &http.Server{
+		Addr:              s.cfg.AdminListen,
+		Handler:           s.AdminHandler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      65 * time.Second,
+		IdleTimeout:       s.cfg.Limits.IdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+	}
+}
+
+// HTTPServer returns the public http.Server (Handler on listen) with the configured timeouts,
+// so slow clients cannot hold connections open.
 func (s *Server) HTTPServer() *http.Server {
 	return &http.Server{
 		Addr:              s.cfg.Listen,
@@ -342,23 +374,29 @@ type readiness struct {
 	err     error
 }
 
-func (rd *readiness) check(ctx context.Context) error {
+// check returns the last result, and whether it was checked just now.
+func (rd *readiness) check(ctx context.Context) (fresh bool, err error) {
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
 	if time.Since(rd.at) < 2*time.Second {
-		return rd.err
+		return false, rd.err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	c := &kafkago.Client{Addr: kafkago.TCP(rd.brokers...), Timeout: 2 * time.Second}
 	_, rd.err = c.Metadata(ctx, &kafkago.MetadataRequest{})
 	rd.at = time.Now()
-	return rd.err
+	return true, rd.err
 }
 
+// handleReady answers whether Kafka is reachable. The answer names no broker and quotes no
+// error (they carry internal addresses); the log has them, once per check.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
-	if err := s.ready.check(r.Context()); err != nil {
-		http.Error(w, "kafka: "+err.Error(), http.StatusServiceUnavailable)
+	if fresh, err := s.ready.check(r.Context()); err != nil {
+		if fresh {
+			s.log.Warn("not ready: cannot reach Kafka", "brokers", s.cfg.Kafka.Brokers, "err", err)
+		}
+		http.Error(w, "kafka unreachable", http.StatusServiceUnavailable)
 		return
 	}
 	w.Write([]byte("ok\n"))

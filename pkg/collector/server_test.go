@@ -203,6 +203,7 @@ func TestConfigValidateNamesTheKey(t *testing.T) {
 	f(func(c *Config) { c.Limits.MaxEventAge = 0 }, "limits.max_event_age")
 	f(func(c *Config) { c.Limits.MaxReplyErrors = 0 }, "limits.max_reply_errors")
 	f(func(c *Config) { c.TrustForwardedFor = true }, "trusted_proxies")
+	f(func(c *Config) { c.AdminListen = c.Listen }, "admin_listen")
 	f(func(c *Config) { c.Limits.MaxActiveStreams = 0 }, "limits.max_active_streams")
 	f(func(c *Config) { c.Limits.StreamIdle = 0 }, "limits.stream_idle")
 	f(func(c *Config) { c.Limits.NewStreamsPerMinute = -1 }, "limits.new_streams_per_minute")
@@ -441,5 +442,59 @@ func TestCORSOriginsPerToken(t *testing.T) {
 	ts = newTestServer(t, func(c *Config) { c.CORSOrigins = []string{"*"} })
 	if !allowed(ts, http.MethodOptions, "https://any.example", "") || !allowed(ts, http.MethodPost, "https://any.example", app) {
 		t.Fatal(`"*" configured but not granted`)
+	}
+}
+
+// TestPublicListenerServesOnlyEvents: metrics, readiness (which named the brokers) and
+// profiling are for operators, on the admin listener; the public one answers /v1/events and a
+// bare /healthz.
+func TestPublicListenerServesOnlyEvents(t *testing.T) {
+	ts := newTestServer(t, nil)
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(data)
+	}
+	for _, path := range []string{"/metrics", "/readyz", "/debug/pprof/", "/debug/pprof/heap"} {
+		if status, _ := get(ts.URL + path); status != http.StatusNotFound {
+			t.Errorf("public %s: status %d, want 404", path, status)
+		}
+	}
+	if status, body := get(ts.URL + "/healthz"); status != 200 || body != "ok\n" {
+		t.Errorf("public /healthz: %d %q", status, body)
+	}
+}
+
+// TestAdminListener: the operators' routes answer on AdminHandler, and /readyz names no broker.
+func TestAdminListener(t *testing.T) {
+	s, _ := newTestCollector(t, nil)
+	admin := httptest.NewServer(s.AdminHandler())
+	t.Cleanup(admin.Close)
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(admin.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(data)
+	}
+	if status, body := get("/metrics"); status != 200 || !strings.Contains(body, "earshot_collector_events_accepted_total") {
+		t.Errorf("/metrics: %d", status)
+	}
+	if status, _ := get("/debug/pprof/"); status != 200 {
+		t.Errorf("/debug/pprof/: %d", status)
+	}
+	if status, body := get("/healthz"); status != 200 || body != "ok\n" {
+		t.Errorf("/healthz: %d %q", status, body)
+	}
+	if status, body := get("/readyz"); status != http.StatusServiceUnavailable || strings.Contains(body, "127.0.0.1") || strings.Contains(body, ":1") {
+		t.Errorf("/readyz with Kafka down: %d %q (must not name the broker)", status, body)
 	}
 }
