@@ -224,6 +224,7 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 		b.ends = append(b.ends, len(b.buf))
 	})
 	if err != nil {
+		p.Refund(b) // nothing of a malformed body is forwarded
 		return err
 	}
 	b.Resp.Accepted = len(b.ends)

@@ -414,6 +414,11 @@ func TestRefundedEventsSpendNoBudget(t *testing.T) {
 		}
 		p.Refund(b)
 	}
+	// A JSON array with a syntax error at the end: its events were counted, then refused.
+	var b Batch
+	if err := p.Convert([]byte("["+strings.Join(lines, ",")+",{"), Source{Client: 7}, now, &b); err == nil {
+		t.Fatal("malformed array accepted")
+	}
 	if b := convert(t, p, Source{Client: 7}, now, body); b.Resp.Accepted != 30 {
 		t.Fatalf("after refunds: %+v", b.Resp)
 	}
