@@ -59,9 +59,12 @@ func run() error {
 	}
 	cancel()
 
-	hs := srv.HTTPServer()
-	errc := make(chan error, 1)
+	// The public listener (events) and the admin listener (metrics, readiness, profiles) are
+	// apart so that clients never reach the operators' routes.
+	hs, admin := srv.HTTPServer(), srv.AdminHTTPServer()
+	errc := make(chan error, 2)
 	go func() { errc <- hs.ListenAndServe() }()
+	go func() { errc <- admin.ListenAndServe() }()
 	// Ticks have their own context: they go on while requests drain, and stop before the
 	// writer closes.
 	tickCtx, stopTicks := context.WithCancel(context.Background())
@@ -70,22 +73,26 @@ func run() error {
 		defer close(ticksDone)
 		srv.RunTicks(tickCtx)
 	}()
-	log.Info("collector listening", "addr", cfg.Listen, "topic", cfg.Kafka.Topic, "partitions", partitions,
+	log.Info("collector listening", "addr", cfg.Listen, "admin_addr", cfg.AdminListen, "topic", cfg.Kafka.Topic, "partitions", partitions,
 		"brokers", cfg.Kafka.Brokers, "tick_interval", cfg.TickInterval)
 
+	var serveErr error
 	select {
-	case err := <-errc:
-		stopTicks()
-		return fmt.Errorf("cannot serve: %w", err)
+	case serveErr = <-errc:
+		serveErr = fmt.Errorf("cannot serve: %w", serveErr)
 	case <-ctx.Done():
 	}
+	// Both listeners stop either way: a collector whose admin listener failed is not monitored,
+	// and one whose public listener failed takes no events.
 	log.Info("shutting down: draining requests and flushing Kafka")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Limits.ShutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Error("shutdown", "err", err)
+	for _, h := range []*http.Server{hs, admin} {
+		if err := h.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("shutdown", "addr", h.Addr, "err", err)
+		}
 	}
 	stopTicks()
 	<-ticksDone
-	return producer.Close()
+	return errors.Join(serveErr, producer.Close())
 }

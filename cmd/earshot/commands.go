@@ -56,7 +56,7 @@ func migrate(ctx context.Context, args []string) error {
 func simulate(ctx context.Context, args []string) error {
 	fs := flags("simulate")
 	collector := fs.String("collector", "http://127.0.0.1:8080", "collector base URL")
-	token := fs.String("token", os.Getenv("EARSHOT_SIM_TOKEN"), "ingest token with trusted_time (the simulation replays 2024 timestamps); default $EARSHOT_SIM_TOKEN")
+	token := fs.String("token", os.Getenv("EARSHOT_SIM_TOKEN"), "ingest token with trusted_time (the simulation replays 2024 timestamps) and platform (it sends the displayed counter); default $EARSHOT_SIM_TOKEN")
 	listeners := fs.Int("listeners", 2000, "listeners to simulate")
 	parallel := fs.Int("parallel", 8, "requests in flight")
 	withReport := fs.Bool("report", false, "wait for the aggregator to finish the stream, then print its report and claim verdicts")

@@ -35,11 +35,12 @@ trap cleanup EXIT
 pids+=($!)
 "$bin/aggregator" >"$cache/demo/aggregator.log" 2>&1 &
 pids+=($!)
-for url in http://127.0.0.1:8080/readyz http://127.0.0.1:8081/readyz; do
+# The collector's /readyz is on its admin listener (admin_listen, 127.0.0.1:9464).
+for url in http://127.0.0.1:9464/readyz http://127.0.0.1:8081/readyz; do
   for _ in $(seq 1 60); do curl -fsS "$url" >/dev/null 2>&1 && break; sleep 0.5; done
   curl -fsS "$url" >/dev/null || { echo "demo: $url not ready; see $cache/demo/*.log" >&2; exit 1; }
 done
-echo "demo: collector on :8080 and aggregator on :8081 are up (logs in $cache/demo/)"
+echo "demo: collector on :8080 (admin :9464) and aggregator on :8081 are up (logs in $cache/demo/)"
 "$bin/earshot" simulate --listeners "${DEMO_LISTENERS:-2000}" --report --claims testdata/claims/x-space-2024-08-12-sim.json
 echo
 "$bin/earshot" verify --stream x-space-2024-08-12-sim

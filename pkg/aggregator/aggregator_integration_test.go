@@ -90,7 +90,7 @@ func (e *env) trySend(st *sim.Stream, mutate ...func(*collector.Config)) error {
 	cfg := collector.DefaultConfig()
 	cfg.Kafka = e.kafka
 	cfg.Hash.Key = "integration-hashing-key-0123456789abcdef"
-	cfg.Tokens = []collector.Token{{Name: "sim", Token: simToken, TrustedTime: true}}
+	cfg.Tokens = []collector.Token{{Name: "sim", Token: simToken, TrustedTime: true, Platform: true}}
 	cfg.Limits.IPRequestsPerSecond, cfg.Limits.IPBurst = 1e6, 1e6
 	for _, m := range mutate {
 		m(&cfg)

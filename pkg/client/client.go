@@ -70,6 +70,10 @@ type Result struct {
 	Rejected int         `json:"rejected"`
 	Errors   []ItemError `json:"errors"`
 	Error    string      `json:"error,omitempty"`
+	// ErrorsTruncated says the collector listed only the first of the rejections in Errors
+	// (limits.max_reply_errors); ErrorCounts then counts all of them by reason.
+	ErrorsTruncated bool           `json:"errors_truncated,omitempty"`
+	ErrorCounts     map[string]int `json:"error_counts,omitempty"`
 	// Retries counts retried HTTP attempts.
 	Retries int `json:"-"`
 }
@@ -142,6 +146,15 @@ func (c *Client) Send(ctx context.Context, events []Event) (Result, error) {
 		for _, e := range r.Errors {
 			e.Index += start
 			total.Errors = append(total.Errors, e)
+		}
+		if r.ErrorsTruncated {
+			total.ErrorsTruncated = true
+			if total.ErrorCounts == nil {
+				total.ErrorCounts = map[string]int{}
+			}
+			for reason, n := range r.ErrorCounts {
+				total.ErrorCounts[reason] += n
+			}
 		}
 		if err != nil {
 			return total, err

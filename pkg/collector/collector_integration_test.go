@@ -336,7 +336,7 @@ func asStatus(err error, se **client.StatusError) bool { return errors.As(err, s
 func TestAbuseDoesNotHurtWellBehavedClients(t *testing.T) {
 	ts, _ := startCollector(t, testenv.Kafka(t), 2, func(c *collector.Config) {
 		c.Limits.MaxBodyBytes = 16 << 10
-		c.TrustForwardedFor = true // lets the test play many client addresses on loopback
+		c.TrustedProxies = []string{"127.0.0.0/8"} // lets the test play many client addresses on loopback
 		c.Tokens = append(c.Tokens, collector.Token{Name: "greedy", Token: "greedy-token-0123456789", EventsPerSecond: 100, Burst: 100})
 	})
 	bodies := []struct {

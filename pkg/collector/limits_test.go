@@ -3,6 +3,7 @@ package collector
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -10,12 +11,14 @@ import (
 // TestOversizedBatchCountedInMetrics: the events of an oversized batch that the response does
 // not list are still counted as rejected.
 func TestOversizedBatchCountedInMetrics(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) { c.Limits.MaxEventsPerRequest = 8 })
+	srv, ts := newTestCollector(t, func(c *Config) { c.Limits.MaxEventsPerRequest = 8 })
 	code, resp, _ := post(t, ts.URL, strings.Repeat("1\n", 1000))
-	if code != http.StatusBadRequest || resp.Rejected != 1000 || len(resp.Errors) != 9 {
-		t.Fatalf("%d: rejected %d, %d errors listed", code, resp.Rejected, len(resp.Errors))
+	if code != http.StatusBadRequest || resp.Rejected != 1000 || len(resp.Errors) != testConfig().Limits.MaxReplyErrors || !resp.ErrorsTruncated {
+		t.Fatalf("%d: rejected %d, %d errors listed (truncated %v)", code, resp.Rejected, len(resp.Errors), resp.ErrorsTruncated)
 	}
-	r, err := http.Get(ts.URL + "/metrics")
+	admin := httptest.NewServer(srv.AdminHandler())
+	defer admin.Close()
+	r, err := http.Get(admin.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

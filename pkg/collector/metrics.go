@@ -16,7 +16,7 @@ type metrics struct {
 	ticks        *prometheus.CounterVec
 }
 
-func newMetrics(reg *prometheus.Registry, p *Producer, pipe *Pipeline, ips *ipLimiter) *metrics {
+func newMetrics(reg *prometheus.Registry, p *Producer, pipe *Pipeline, ips *ipLimiter, inflight *byteBudget) *metrics {
 	m := &metrics{
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "earshot_collector_events_accepted_total", Help: "Events acknowledged by Kafka and answered with 200."}),
@@ -24,7 +24,7 @@ func newMetrics(reg *prometheus.Registry, p *Producer, pipe *Pipeline, ips *ipLi
 			Name: "earshot_collector_events_rejected_total", Help: "Events that failed validation, by reason."}, []string{"reason"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "earshot_collector_events_dropped_total",
-			Help: "Valid events not forwarded, by reason (invalid traffic, stream or end not allowed, rate limits, Kafka unavailable, buffer full)."},
+			Help: "Valid events not forwarded, by reason (invalid traffic, stream, end or displayed not allowed, stream quota, rate limits, Kafka unavailable, buffer full)."},
 			[]string{"reason"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "earshot_collector_requests_total", Help: "Requests to /v1/events by status code and failure reason."}, []string{"code", "reason"}),
@@ -45,26 +45,25 @@ func newMetrics(reg *prometheus.Registry, p *Producer, pipe *Pipeline, ips *ipLi
 			func() float64 { return float64(pipe.rates.untracked.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "earshot_collector_tracked_ips", Help: "Client addresses in the per-IP rate limiter (limits.max_tracked_ips)."},
 			func() float64 { return float64(ips.size()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "earshot_collector_active_streams",
+			Help: "Streams admitted for tokens not scoped to streams and seen within limits.stream_idle (limits.max_active_streams)."},
+			func() float64 { return float64(pipe.streams.size()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "earshot_collector_inflight_body_bytes",
+			Help: "Bytes reserved by request bodies being read or answered (limits.max_inflight_bytes)."},
+			func() float64 { return float64(inflight.used.Load()) }),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
 }
 
-// eventOutcome counts one event that was not forwarded: validation failures as rejected,
-// everything else as dropped.
-func (m *metrics) eventOutcome(r event.Reason) {
+// eventOutcome counts n events that were not forwarded for reason r: validation failures as
+// rejected, everything else as dropped.
+func (m *metrics) eventOutcome(r event.Reason, n int) {
 	switch r {
-	case ReasonDeclaredBot, ReasonImpossibleRate, ReasonStreamNotAllowed, ReasonEndNotAllowed:
-		m.dropped.WithLabelValues(string(r)).Inc()
+	case ReasonDeclaredBot, ReasonImpossibleRate, ReasonStreamNotAllowed, ReasonEndNotAllowed, ReasonDisplayedNotAllowed, ReasonStreamQuota:
+		m.dropped.WithLabelValues(string(r)).Add(float64(n))
 	default:
-		m.rejected.WithLabelValues(string(r)).Inc()
+		m.rejected.WithLabelValues(string(r)).Add(float64(n))
 	}
 }
 
-// omitted counts the events of a batch rejected too_many_events_in_request but not listed in
-// its response (Batch.Omitted).
-func (m *metrics) omitted(n int) {
-	if n > 0 {
-		m.rejected.WithLabelValues(string(event.ReasonTooManyEventsInReq)).Add(float64(n))
-	}
-}

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,12 @@ const (
 	// its figures final at once, so only imports and replays may do it; a live stream ends by
 	// the clock (docs/time.md).
 	ReasonEndNotAllowed event.Reason = "end_not_allowed"
+	// ReasonDisplayedNotAllowed: a displayed event from a token without platform. The displayed
+	// count is what claims are checked against, so only the platform's own backend may send it.
+	ReasonDisplayedNotAllowed event.Reason = "displayed_not_allowed"
+	// ReasonStreamQuota: a new stream beyond the collector's stream admission for tokens not
+	// scoped to streams (limits.max_active_streams, limits.new_streams_per_minute).
+	ReasonStreamQuota event.Reason = "stream_quota"
 )
 
 // ItemError reports one rejected event of a request.
@@ -50,6 +57,10 @@ type Response struct {
 	Errors   []ItemError `json:"errors"`
 	// Error explains a request-level failure (401, 413, 429, 503, ...).
 	Error string `json:"error,omitempty"`
+	// ErrorsTruncated says Errors lists only the first limits.max_reply_errors rejections;
+	// ErrorCounts then counts all of them by reason.
+	ErrorsTruncated bool                 `json:"errors_truncated,omitempty"`
+	ErrorCounts     map[event.Reason]int `json:"error_counts,omitempty"`
 }
 
 // Batch is the outcome of converting one request body: Kafka messages for the accepted events
@@ -61,30 +72,55 @@ type Batch struct {
 	Resp     Response
 	Invalid  int // rejected by validation (client errors)
 	Filtered int // valid but filtered (GIVT, stream not allowed)
-	// Omitted counts the events past the first beyond limits.max_events_per_request: rejected
-	// (too_many_events_in_request) and counted in Resp.Rejected and Invalid, not listed in
-	// Resp.Errors, so len(Resp.Errors) ≤ max_events_per_request + 1.
-	Omitted int
-	buf     []byte
-	ends    []int
+	buf      []byte
+	ends     []int
+	// counts holds every rejection by reason, also those beyond the first maxErrors that
+	// Resp.Errors lists: few distinct reasons, so a slice searched in order.
+	counts    []ReasonCount
+	maxErrors int
+	// charges are the per-listener budgets the accepted events spent, and now when (unix ms),
+	// so that Pipeline.Refund can give them back when the events are not forwarded after all.
+	charges []charge
+	now     int64
+	// lastStream is a copy of the stream id last asked of the stream admission.
+	lastStream []byte
 }
+
+type charge struct {
+	key uint64
+	at  int64
+}
+
+// ReasonCount is how many events of a request were rejected for one reason.
+type ReasonCount struct {
+	Reason event.Reason
+	N      int
+}
+
+// Counts returns every rejection of the request by reason (owned by b, valid until Reset).
+func (b *Batch) Counts() []ReasonCount { return b.counts }
 
 // Reset empties b for reuse.
 func (b *Batch) Reset() {
 	b.Msgs = b.Msgs[:0]
 	b.Resp = Response{Errors: b.Resp.Errors[:0]}
-	b.Invalid, b.Filtered, b.Omitted = 0, 0, 0
+	b.Invalid, b.Filtered = 0, 0
 	b.buf = b.buf[:0]
 	b.ends = b.ends[:0]
+	b.counts = b.counts[:0]
+	b.charges = b.charges[:0]
 }
 
 // Source describes who sent a request, as the pipeline needs it.
 type Source struct {
 	Streams     map[string]bool // nil: any stream
 	TrustedTime bool
+	Platform    bool // the token may send displayed events
 	Bot         bool // the User-Agent declares a bot
 	// ListenerAuth is the token's listener_auth; "" follows the config's.
 	ListenerAuth AuthMode
+	// Client is a 64-bit hash of the client's address (0 when unknown).
+	Client uint64
 }
 
 // Pipeline turns request bodies into Kafka records: parse, validate, derive event time,
@@ -93,9 +129,10 @@ type Pipeline struct {
 	hasher *pseudo.Hasher
 	// Time limits in milliseconds (Config.Limits).
 	maxSkewMS, toleranceMS, maxAgeMS int64
-	maxEvents                        int
+	maxEvents, maxErrors             int
 	rates                            *listenerRates
 	auth                             listenerAuth
+	streams                          *streamAdmission
 }
 
 // NewPipeline builds a Pipeline from the config.
@@ -118,8 +155,10 @@ func NewPipeline(cfg Config) (*Pipeline, error) {
 		toleranceMS: cfg.Limits.ClockTolerance.Milliseconds(),
 		maxAgeMS:    cfg.Limits.MaxEventAge.Milliseconds(),
 		maxEvents:   cfg.Limits.MaxEventsPerRequest,
+		maxErrors:   cfg.Limits.MaxReplyErrors,
 		rates:       newListenerRates(cfg.Limits.ListenerEventsPerWindow, cfg.Limits.ListenerWindow, cfg.Limits.MaxTrackedListeners),
 		auth:        auth,
+		streams:     newStreamAdmission(cfg.Limits.MaxActiveStreams, cfg.Limits.StreamIdle, cfg.Limits.NewStreamsPerMinute),
 	}, nil
 }
 
@@ -127,19 +166,18 @@ func NewPipeline(cfg Config) (*Pipeline, error) {
 // with a syntax error): nothing in it may be forwarded.
 func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Batch) error {
 	now := receivedAt.UnixMilli()
+	b.maxErrors, b.now = p.maxErrors, now
 	var rec event.Record
+	// Events of one request mostly share a stream: the last admission decision is kept so the
+	// shared table is asked once per stream and request. The stream id is copied, not aliased:
+	// the parser does not promise that an event's bytes outlive it.
+	haveLast, lastAdmitted := false, false
 	err := event.ParseBody(body, func(i int, e *event.Event, r event.Reason) {
 		if i >= p.maxEvents {
-			// The rest of an oversized batch is refused whole, and only its first event is
-			// listed: NDJSON events can be 2 bytes, so listing each would let a small (gzip) body
-			// buy a response hundreds of times its size.
+			// The rest of an oversized batch is refused whole (counted; listed only within
+			// max_reply_errors, like every rejection).
 			b.Invalid++
-			if i == p.maxEvents {
-				b.reject(i, event.ReasonTooManyEventsInReq)
-			} else {
-				b.Resp.Rejected++
-				b.Omitted++
-			}
+			b.reject(i, event.ReasonTooManyEventsInReq)
 			return
 		}
 		var field string
@@ -159,6 +197,8 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 			r = ReasonStreamNotAllowed
 		case e.Type == event.TypeEnd && !src.TrustedTime:
 			r = ReasonEndNotAllowed
+		case e.Type == event.TypeDisplayed && !src.Platform:
+			r = ReasonDisplayedNotAllowed
 		}
 		if r != "" {
 			b.Filtered++
@@ -177,43 +217,116 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 			b.reject(i, r)
 			return
 		}
+		// Tokens scoped to streams and trusted_time tokens name their streams explicitly; the
+		// others are held to the collector's stream quota.
+		if src.Streams == nil && !src.TrustedTime {
+			if !haveLast || !bytes.Equal(e.StreamID, b.lastStream) {
+				b.lastStream = append(b.lastStream[:0], e.StreamID...)
+				haveLast, lastAdmitted = true, p.streams.admit(e.StreamID, now)
+			}
+			if !lastAdmitted {
+				b.Filtered++
+				b.reject(i, ReasonStreamQuota)
+				return
+			}
+		}
 		p.record(e, at, timeFlags|authFlags, now, &rec)
 		// Trusted tokens import or replay recorded streams at any speed: the per-listener rate
-		// of a live player does not apply to them.
-		if e.Type != event.TypeDisplayed && !src.TrustedTime && !p.rates.allow(rec.Listener, rec.EventTime, now) {
-			b.Filtered++
-			b.reject(i, ReasonImpossibleRate)
-			return
+		// of a live player does not apply to them. The budget is checked last, so that only
+		// events that passed everything else spend it, and per client address, so that
+		// anyone's events posted under a known listener id cannot spend the real player's.
+		if e.Type != event.TypeDisplayed && !src.TrustedTime {
+			key := budgetKey(rec.Listener, src.Client)
+			ok, counted := p.rates.allow(key, rec.EventTime, now)
+			if !ok {
+				b.Filtered++
+				b.reject(i, ReasonImpossibleRate)
+				return
+			}
+			if counted {
+				b.charges = append(b.charges, charge{key, rec.EventTime})
+			}
 		}
 		b.buf = event.AppendRecord(b.buf, &rec)
 		b.ends = append(b.ends, len(b.buf))
 	})
 	if err != nil {
+		p.Refund(b) // nothing of a malformed body is forwarded
 		return err
 	}
 	b.Resp.Accepted = len(b.ends)
+	if b.Resp.ErrorsTruncated {
+		b.Resp.ErrorCounts = make(map[event.Reason]int, len(b.counts))
+		for _, c := range b.counts {
+			b.Resp.ErrorCounts[c.Reason] = c.N
+		}
+	}
 	b.messages()
 	return nil
 }
 
 func (b *Batch) reject(i int, r event.Reason) { b.rejectField(i, r, "") }
 
-// rejectField rejects event i for r, about the named field (event.ValidateField) when r's
-// message depends on it.
+// rejectField records event i as rejected for r, about the named field (event.ValidateField)
+// when r's message depends on it: counted always, listed while the reply holds fewer than
+// maxErrors entries, so that the reply stays small whatever the body holds.
 func (b *Batch) rejectField(i int, r event.Reason, field string) {
-	b.Resp.Rejected++
 	msg, ok := filterMessages[r]
 	if !ok {
 		msg = r.MessageFor(field)
 	}
+	b.list(i, r, msg)
+}
+
+// list counts event i as rejected for r, and lists it with msg while the reply holds fewer than
+// maxErrors entries.
+func (b *Batch) list(i int, r event.Reason, msg string) {
+	b.Resp.Rejected++
+	b.count(r, 1)
+	if len(b.Resp.Errors) >= b.maxErrors {
+		b.Resp.ErrorsTruncated = true
+		return
+	}
 	b.Resp.Errors = append(b.Resp.Errors, ItemError{Index: i, Reason: r, Message: msg})
 }
 
+func (b *Batch) count(r event.Reason, n int) {
+	for i := range b.counts {
+		if b.counts[i].Reason == r {
+			b.counts[i].N += n
+			return
+		}
+	}
+	b.counts = append(b.counts, ReasonCount{r, n})
+}
+
 var filterMessages = map[event.Reason]string{
-	ReasonDeclaredBot:      "filtered as invalid traffic: the User-Agent declares a bot",
-	ReasonImpossibleRate:   "filtered as invalid traffic: more events from this listener than a player sends",
-	ReasonStreamNotAllowed: "this token may not post to this stream",
-	ReasonEndNotAllowed:    "only a token with trusted_time may end a stream",
+	ReasonDeclaredBot:         "filtered as invalid traffic: the User-Agent declares a bot",
+	ReasonImpossibleRate:      "filtered as invalid traffic: more events from this listener than a player sends",
+	ReasonStreamNotAllowed:    "this token may not post to this stream",
+	ReasonEndNotAllowed:       "only a token with trusted_time may end a stream",
+	ReasonDisplayedNotAllowed: "only a platform token may send displayed events",
+	ReasonStreamQuota:         "too many streams for tokens not scoped to streams; retry later or use a token scoped to this stream",
+}
+
+// Refund gives back the per-listener budgets b's events spent, when they were not forwarded
+// after all (the token's rate, Kafka unavailable): the client's retry is charged instead.
+func (p *Pipeline) Refund(b *Batch) {
+	for _, c := range b.charges {
+		p.rates.release(c.key, c.at, b.now)
+	}
+	b.charges = b.charges[:0]
+}
+
+// budgetKey is the key of a listener's budget as seen from one client address: the listener
+// key mixed with a bijective scramble of the address hash (the SplitMix64 finalizer), so that
+// for one address every listener keeps its own budget, and an unknown address (0) leaves the
+// listener key as it is.
+func budgetKey(listener, client uint64) uint64 {
+	z := client
+	z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
+	z = (z ^ z>>27) * 0x94D049BB133111EB
+	return listener ^ (z ^ z>>31)
 }
 
 // messages slices the encoded records out of buf once it no longer moves. The Kafka key is the
@@ -315,7 +428,8 @@ func (p *Pipeline) record(e *event.Event, at int64, timeFlags uint8, now int64, 
 	rec.KeyID, rec.Listener = p.hasher.Hash(e.ListenerID, now)
 }
 
-// listenerRates counts events per listener key in fixed windows of *event* time: a player
+// listenerRates counts events per budget key (a listener key seen from one client address,
+// budgetKey) in fixed windows of *event* time: a player
 // cannot produce more than `limit` events in one window of its own time. Counting by event time,
 // not by arrival, lets a player that buffered through an outage send its backlog at once (docs/
 // time.md) — each of its windows is still within the limit. So that old timestamps cannot buy a
@@ -350,8 +464,9 @@ func newListenerRates(limit int, window time.Duration, maxEntries int) *listener
 }
 
 // allow counts one event of listener, with event time atMillis, received at nowMillis, and
-// reports whether it is within the limits.
-func (r *listenerRates) allow(listener uint64, atMillis, nowMillis int64) bool {
+// reports whether it is within the limits, and whether it was counted (not when the table is
+// full): only a counted event may be released.
+func (r *listenerRates) allow(listener uint64, atMillis, nowMillis int64) (ok, counted bool) {
 	s := &r.shards[(listener>>32)%uint64(len(r.shards))]
 	w := nowMillis / r.windowMS
 	// The event window's count lives under the listener key mixed with the window; the
@@ -367,13 +482,34 @@ func (r *listenerRates) allow(listener uint64, atMillis, nowMillis int64) bool {
 	total := s.counts[listener]
 	if !ok && len(s.counts)+2 > r.maxPer {
 		r.untracked.Add(1)
-		return true // fail open: a full table must not drop real listeners
+		return true, false // fail open: a full table must not drop real listeners
 	}
 	if int(c) < r.limit && int(total) < backlogFactor*r.limit {
 		s.counts[ew], s.counts[listener] = c+1, total+1
-		return true
+		return true, true
 	}
-	return false
+	return false, false
+}
+
+// release undoes one allow of listener that succeeded in the current arrival window; in a
+// later window the counts are gone already.
+func (r *listenerRates) release(listener uint64, atMillis, nowMillis int64) {
+	s := &r.shards[(listener>>32)%uint64(len(r.shards))]
+	ew := listener ^ uint64(floorDivMS(atMillis, r.windowMS)+1)*0x9E3779B97F4A7C15
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.window != nowMillis/r.windowMS {
+		return
+	}
+	for _, k := range [2]uint64{ew, listener} {
+		switch c := s.counts[k]; c {
+		case 0:
+		case 1:
+			delete(s.counts, k)
+		default:
+			s.counts[k] = c - 1
+		}
+	}
 }
 
 func floorDivMS(a, b int64) int64 {

@@ -156,6 +156,5 @@ func (a *listenerAuth) check(e *event.Event, override AuthMode, now time.Time) (
 // rejectTicket rejects event i for its ticket: a client error, with a message of its own.
 func (b *Batch) rejectTicket(i int, r event.Reason, msg string) {
 	b.Invalid++
-	b.Resp.Rejected++
-	b.Resp.Errors = append(b.Resp.Errors, ItemError{Index: i, Reason: r, Message: msg})
+	b.list(i, r, msg)
 }

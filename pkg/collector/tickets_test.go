@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,7 +129,7 @@ func TestTicketsOptional(t *testing.T) {
 		ev("12", "displayed", "", alice), // a displayed event has no listener to vouch for
 		ev("13", "error", "alice", alice),
 	}
-	checkOutcomes(t, p, Source{}, lines, []outcome{
+	checkOutcomes(t, p, Source{Platform: true}, lines, []outcome{
 		{authenticated: true},
 		{authenticated: true},
 		{},
@@ -171,11 +172,11 @@ func TestTicketsSigned(t *testing.T) {
 		{},
 		{reason: ReasonBadTicket, msg: "expired"},
 	}
-	checkOutcomes(t, p, Source{}, lines, want)
+	checkOutcomes(t, p, Source{Platform: true}, lines, want)
 
 	// A token may be exempt (a platform's server-side token): its events need no ticket, and none
 	// is checked or counted as authenticated.
-	checkOutcomes(t, p, Source{ListenerAuth: AuthOff}, lines[:6], []outcome{{}, {}, {}, {}, {}, {}})
+	checkOutcomes(t, p, Source{ListenerAuth: AuthOff, Platform: true}, lines[:6], []outcome{{}, {}, {}, {}, {}, {}})
 	// An end event of a trusted token (an import or replay) needs no ticket either.
 	end := `{"event_id":"end","type":"end","stream_id":"s","ts":1723500000000}`
 	checkOutcomes(t, p, Source{TrustedTime: true}, []string{end}, []outcome{{}})
@@ -190,10 +191,10 @@ func TestTicketsSigned(t *testing.T) {
 // are counted; an accepted event goes on to Kafka (down here, hence 503).
 func TestTicketsOverHTTP(t *testing.T) {
 	t.Setenv("EARSHOT_TEST_TICKET_KEY", ticketKey)
-	ts := newTestServer(t, func(c *Config) {
+	srv, ts := newTestCollector(t, func(c *Config) {
 		c.ListenerAuth = AuthSigned
 		c.Ticket.KeyEnv = "EARSHOT_TEST_TICKET_KEY"
-		c.Tokens = append(c.Tokens, Token{Name: "platform", Token: "platform-token-0123456789", ListenerAuth: AuthOff},
+		c.Tokens = append(c.Tokens, Token{Name: "platform", Token: "platform-token-0123456789", ListenerAuth: AuthOff, Platform: true},
 			Token{Name: "partner", Token: "partner-token-0123456789", ListenerAuth: AuthOptional})
 	})
 	valid := sign(t, ticketKey, "s", "alice", time.Now().Add(time.Hour))
@@ -211,7 +212,7 @@ func TestTicketsOverHTTP(t *testing.T) {
 		{"no ticket", `{"event_id":"1","type":"join","stream_id":"s","listener_id":"alice","ts":1}`, nil, 400, ReasonTicketRequired, "signed"},
 		{"forged", `{"event_id":"1","type":"join","stream_id":"s","listener_id":"mallory","ts":1,"ticket":"` + valid + `"}`, nil, 400, ReasonBadTicket, "signature"},
 		{"valid", `{"event_id":"1","type":"join","stream_id":"s","listener_id":"alice","ts":1,"ticket":"` + valid + `"}`, nil, 503, "", ""},
-		{"displayed", `{"event_id":"1","type":"displayed","stream_id":"s","ts":1,"displayed_count":5}`, nil, 503, "", ""},
+		{"displayed", `{"event_id":"1","type":"displayed","stream_id":"s","ts":1,"displayed_count":5}`, []reqOpt{platform}, 503, "", ""},
 		{"exempt token", `{"event_id":"1","type":"join","stream_id":"s","listener_id":"alice","ts":1}`, []reqOpt{platform}, 503, "", ""},
 		{"optional: no ticket", `{"event_id":"1","type":"join","stream_id":"s","listener_id":"bob","ts":1}`, []reqOpt{partner}, 503, "", ""},
 		{"optional: expired", `{"event_id":"1","type":"join","stream_id":"s","listener_id":"alice","ts":1,"ticket":"` + expired + `"}`, []reqOpt{partner}, 400, ReasonBadTicket, "expired"},
@@ -224,7 +225,9 @@ func TestTicketsOverHTTP(t *testing.T) {
 			}
 		})
 	}
-	resp, err := http.Get(ts.URL + "/metrics")
+	admin := httptest.NewServer(srv.AdminHandler())
+	defer admin.Close()
+	resp, err := http.Get(admin.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
