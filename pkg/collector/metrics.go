@@ -66,4 +66,3 @@ func (m *metrics) eventOutcome(r event.Reason, n int) {
 		m.rejected.WithLabelValues(string(r)).Add(float64(n))
 	}
 }
-

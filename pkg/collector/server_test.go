@@ -298,7 +298,7 @@ func TestInflightBytesBudget(t *testing.T) {
 	for range slow {
 		pr, pw := io.Pipe()
 		pws = append(pws, pw)
-		t.Cleanup(func() { pw.Close() })                                    // before the server closes, which waits for the handlers
+		t.Cleanup(func() { pw.Close() }) // before the server closes, which waits for the handlers
 		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/v1/events", pr)
 		// A declared length, so that the transport sends the headers at once (with an unknown
 		// length it may first wait to probe the body) and the server reserves exactly it.
