@@ -143,28 +143,18 @@ func TestPerIPRateLimit(t *testing.T) {
 
 func TestCORSAndBeacon(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.CORSOrigins = []string{"https://player.example"} })
-	req, _ := http.NewRequest(http.MethodOptions, ts.URL+"/v1/events", nil)
-	req.Header.Set("Origin", "https://player.example")
-	req.Header.Set("Access-Control-Request-Method", "POST")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := preflight(t, ts.URL, "https://player.example")
 	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://player.example" ||
 		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
 		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
 	}
 	// Another origin gets no CORS grant.
-	req.Header.Set("Origin", "https://evil.example")
-	resp, _ = http.DefaultClient.Do(req)
-	resp.Body.Close()
-	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+	if resp = preflight(t, ts.URL, "https://evil.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatal("CORS granted to an origin not configured")
 	}
 	// sendBeacon: text/plain, token in the query string. It reaches validation (400 for an
 	// invalid event rather than 401).
-	req, _ = http.NewRequest(http.MethodPost, ts.URL+"/v1/events?token=app-token-0123456789", strings.NewReader(`{"event_id":"e"}`))
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/v1/events?token=app-token-0123456789", strings.NewReader(`{"event_id":"e"}`))
 	req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
 	resp, _ = http.DefaultClient.Do(req)
 	resp.Body.Close()
@@ -500,4 +490,19 @@ func TestAdminListener(t *testing.T) {
 	if status, body := get("/readyz"); status != http.StatusServiceUnavailable || strings.Contains(body, "127.0.0.1") || strings.Contains(body, ":1") {
 		t.Errorf("/readyz with Kafka down: %d %q (must not name the broker)", status, body)
 	}
+}
+
+// preflight sends a browser's CORS preflight for a POST from origin and returns the answer
+// (its body closed).
+func preflight(t *testing.T, url, origin string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodOptions, url+"/v1/events", nil)
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
 }

@@ -74,22 +74,12 @@ func TestAuthenticatedFromTheFirstTicketOn(t *testing.T) {
 func TestAuthenticatedAcrossRebase(t *testing.T) {
 	p := New(DefaultConfig(), 0)
 	r := newRows()
-	var recs []event.Record
-	for k := int64(0); k < 51*24*3; k++ { // a session every 20 min for 51 days, 40 listeners
-		l := fmt.Sprintf("l%d", k%40)
-		ts := k * 20 * 60_000
-		for _, e := range []specEvent{
-			{ID: fmt.Sprintf("j%d", k), Type: "join", Listener: l, TS: ts},
-			{ID: fmt.Sprintf("h%d", k), Type: "heartbeat", Listener: l, TS: ts + 10_000, Played: 10_000},
-			{ID: fmt.Sprintf("x%d", k), Type: "leave", Listener: l, TS: ts + 15_000},
-		} {
-			rec := e.record("radio", specT0+e.TS, event.FlagTrustedTime)
-			if k == 0 {
-				rec.Flags |= event.FlagAuthenticated // l0's first session only
-			}
-			recs = append(recs, rec)
+	recs := radio51Days(func(k int64) uint8 {
+		if k == 0 {
+			return event.FlagAuthenticated // l0's first session only
 		}
-	}
+		return 0
+	})
 	reviewFeed(t, p, r, recs...)
 	const lastOfL0 = (51*24*3 - 1) / 40 * 40 // the last k with k%40 == 0
 	last := specT0 + lastOfL0*20*60_000

@@ -146,18 +146,7 @@ func TestReviewHorizonAboveADayDependsOnOrder(t *testing.T) {
 func TestReviewStreamLongerThan49Days(t *testing.T) {
 	p := New(DefaultConfig(), 0)
 	r := newRows()
-	var recs []event.Record
-	for k := int64(0); k < 51*24*3; k++ { // a listener session every 20 min for 51 days
-		l := fmt.Sprintf("l%d", k%40)
-		ts := k * 20 * 60_000
-		for _, e := range []specEvent{
-			{ID: fmt.Sprintf("j%d", k), Type: "join", Listener: l, TS: ts},
-			{ID: fmt.Sprintf("h%d", k), Type: "heartbeat", Listener: l, TS: ts + 10_000, Played: 10_000},
-			{ID: fmt.Sprintf("x%d", k), Type: "leave", Listener: l, TS: ts + 15_000},
-		} {
-			recs = append(recs, e.record("radio", specT0+e.TS, event.FlagTrustedTime))
-		}
-	}
+	recs := radio51Days(func(int64) uint8 { return 0 })
 	noPanic(t, func() { reviewFeed(t, p, r, recs...) })
 	if len(p.Dropped) != 0 {
 		t.Fatalf("dropped %v of %d in-order events of a 51-day stream", p.Dropped, len(recs))
@@ -461,4 +450,22 @@ func TestReviewSmallStreamsCostAWholePage(t *testing.T) {
 	if per := int64(after.HeapAlloc-before.HeapAlloc) / n; per > 64<<10 {
 		t.Fatalf("%d KB of heap per one-listener stream", per>>10)
 	}
+}
+
+// radio51Days is a trusted stream "radio" of 51 days: a listener session every 20 minutes (join,
+// a heartbeat of 10 s, leave), listeners l0 … l39 in turn; session k's records get extra(k) flags.
+func radio51Days(extra func(k int64) uint8) []event.Record {
+	var recs []event.Record
+	for k := int64(0); k < 51*24*3; k++ {
+		l := fmt.Sprintf("l%d", k%40)
+		ts := k * 20 * 60_000
+		for _, e := range []specEvent{
+			{ID: fmt.Sprintf("j%d", k), Type: "join", Listener: l, TS: ts},
+			{ID: fmt.Sprintf("h%d", k), Type: "heartbeat", Listener: l, TS: ts + 10_000, Played: 10_000},
+			{ID: fmt.Sprintf("x%d", k), Type: "leave", Listener: l, TS: ts + 15_000},
+		} {
+			recs = append(recs, e.record("radio", specT0+e.TS, event.FlagTrustedTime|extra(k)))
+		}
+	}
+	return recs
 }
