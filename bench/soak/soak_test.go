@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -88,10 +89,9 @@ func TestSoak(t *testing.T) {
 	}
 	env := append(os.Environ(), "EARSHOT_HASH_KEY=soak-hashing-key-0123456789abcdefghij",
 		"EARSHOT_KAFKA_BROKERS="+broker, "EARSHOT_KAFKA_TOPIC="+topic, "EARSHOT_KAFKA_PARTITIONS=4",
-		"EARSHOT_CLICKHOUSE_ADDR="+chAddr, "EARSHOT_CLICKHOUSE_DATABASE="+ch.Database, "EARSHOT_GROUP="+group,
-		"EARSHOT_LISTEN="+aggAddr)
+		"EARSHOT_CLICKHOUSE_ADDR="+chAddr, "EARSHOT_CLICKHOUSE_DATABASE="+ch.Database, "EARSHOT_GROUP="+group)
 	col := start(t, env, filepath.Join(bin, "collector"), "--config", cfgFile)
-	start(t, env, filepath.Join(bin, "aggregator"))
+	start(t, append(env, "EARSHOT_LISTEN="+aggAddr), filepath.Join(bin, "aggregator"))
 	waitReady(t, "http://"+adminAddr+"/readyz")
 	waitReady(t, "http://"+aggAddr+"/readyz")
 	base := "http://" + collectorAddr
@@ -127,7 +127,7 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	t.Logf("honest: %d requests, %d events, statuses %v", honest.requests.Load(), honest.events.Load(), honest.statuses())
+	t.Logf("honest: %d requests, %d events, statuses %v %v", honest.requests.Load(), honest.events.Load(), honest.statuses(), honest.reasons)
 	t.Logf("abusers: %s", abuse.summary())
 	t.Logf("collector RSS: median %d MiB, max %d MiB (budget %d MiB), %d samples", rss.median()>>20, rss.max()>>20, rssBudget>>20, len(rss.samples))
 	t.Logf("report: cume connected %v, authenticated %d of %d, played %d ms, trimmed %d ms", r.CumeConnected, r.Authenticated, r.Listed, r.PlayedMS, r.PlayedTrimmedMS)
@@ -246,12 +246,16 @@ type honestStats struct {
 	requests, events atomic.Int64
 	mu               sync.Mutex
 	status           map[int]int
+	reasons          map[string]int // why, for answers other than 200
 }
 
-func (h *honestStats) add(code int) {
+func (h *honestStats) add(code int, why string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.status[code]++
+	if code != http.StatusOK {
+		h.reasons[fmt.Sprintf("%d %s", code, why)]++
+	}
 }
 
 func (h *honestStats) statuses() map[int]int {
@@ -282,7 +286,7 @@ func listenerIDs(st *sim.Stream) []string {
 // each player from its own address with its ticket on every event; the platform's displayed
 // counts with the platform token.
 func play(t *testing.T, base string, st *sim.Stream) *honestStats {
-	h := &honestStats{status: map[int]int{}}
+	h := &honestStats{status: map[int]int{}, reasons: map[string]int{}}
 	key := []byte(ticketKey)
 	expiry := time.Now().Add(24 * time.Hour)
 	tickets := map[string]string{}
@@ -321,16 +325,15 @@ func play(t *testing.T, base string, st *sim.Stream) *honestStats {
 				r, err := c.SendBatch(context.Background(), evs)
 				switch se := statusOf(err); {
 				case err == nil && r.Rejected == 0:
-					h.add(http.StatusOK)
+					h.add(http.StatusOK, "")
 					h.events.Add(int64(len(evs)))
 				case err == nil:
-					h.add(http.StatusOK)
+					h.add(http.StatusOK, "")
 					t.Errorf("honest batch with %d rejected: %+v", r.Rejected, r.Errors)
-				case se != 0:
-					h.add(se)
+				case se != nil:
+					h.add(se.Status, se.Body.Error)
 				default:
-					h.add(0)
-					t.Errorf("honest batch: %v", err)
+					h.add(0, err.Error())
 				}
 			})
 		}
@@ -339,23 +342,12 @@ func play(t *testing.T, base string, st *sim.Stream) *honestStats {
 	return h
 }
 
-func statusOf(err error) int {
+func statusOf(err error) *client.StatusError {
 	var se *client.StatusError
-	for e := err; e != nil; {
-		if s, ok := e.(*client.StatusError); ok {
-			se = s
-			break
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			break
-		}
-		e = u.Unwrap()
+	if errors.As(err, &se) {
+		return se
 	}
-	if se == nil {
-		return 0
-	}
-	return se.Status
+	return nil
 }
 
 // abusers run every attack of the issue at once until ctx ends.

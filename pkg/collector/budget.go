@@ -1,15 +1,15 @@
 package collector
 
 import (
-	"net/http"
-	"strings"
+	"io"
 	"sync/atomic"
 )
 
 // byteBudget bounds the bytes of request bodies held at once by the whole process
-// (limits.max_inflight_bytes). It never blocks: a request that does not fit is answered 503 at
-// once, so that a flood of slow bodies costs the collector neither memory nor goroutines
-// waiting in a queue. Safe for concurrent use.
+// (limits.max_inflight_bytes): the decoded bodies as they are read, then the encoded records
+// until Kafka has them. It never blocks: a request that does not fit is answered 503 at once,
+// so that a flood of bodies costs the collector neither memory nor goroutines waiting in a
+// queue. Safe for concurrent use.
 type byteBudget struct {
 	max  int64
 	used atomic.Int64
@@ -28,16 +28,29 @@ func (b *byteBudget) acquire(n int64) bool {
 	}
 }
 
-// release returns n bytes reserved by acquire.
+// charge reserves n bytes whether they fit or not (memory already in use).
+func (b *byteBudget) charge(n int64) { b.used.Add(n) }
+
+// release returns n bytes reserved by acquire or charge.
 func (b *byteBudget) release(n int64) { b.used.Add(-n) }
 
-// bodyReservation is what reading r's body may hold: max_body_bytes, or the declared
-// Content-Length when smaller and the body is not compressed (a gzip body of any length may
-// decode to max_body_bytes).
-func bodyReservation(r *http.Request, limit int64) int64 {
-	enc := strings.ToLower(r.Header.Get("Content-Encoding"))
-	if (enc == "" || enc == "identity") && r.ContentLength >= 0 && r.ContentLength < limit {
-		return r.ContentLength
+// heldReader charges the budget for every byte read through it, as it is read: a body is
+// charged for what it has actually delivered, so a slow body that declares a megabyte and sends a
+// byte a second holds a byte a second, not a megabyte. A read that does not fit fails with
+// errOverloaded (the caller answers 503). held is what to release.
+type heldReader struct {
+	r    io.Reader
+	b    *byteBudget
+	held int64
+}
+
+func (h *heldReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if n > 0 {
+		if !h.b.acquire(int64(n)) {
+			return 0, errOverloaded
+		}
+		h.held += int64(n)
 	}
-	return limit
+	return n, err
 }

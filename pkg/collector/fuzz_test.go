@@ -49,7 +49,7 @@ func FuzzConvert(f *testing.F) {
 			enc = "gzip"
 		}
 		var buf bytes.Buffer
-		if rerr := decodeBody(bytes.NewReader(in), enc, cfg.Limits.MaxBodyBytes, &buf); rerr != nil {
+		if _, rerr := decodeBody(bytes.NewReader(in), enc, cfg.Limits.MaxBodyBytes, &buf, nil); rerr != nil {
 			status, msg := rerr.status, rerr.msg
 			if mode%3 != 2 && len(body) > 0 && int64(len(body)) <= cfg.Limits.MaxBodyBytes {
 				t.Fatalf("a good body refused: %d %s", status, msg)

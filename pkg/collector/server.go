@@ -188,18 +188,20 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, errUnauthorized)
 		return
 	}
-	// The reservation holds until the reply is written: the body and what was decoded from it
-	// live that long.
-	reserved := bodyReservation(r, s.cfg.Limits.MaxBodyBytes)
-	if !s.inflight.acquire(reserved) {
-		s.fail(w, errOverloaded)
-		return
-	}
-	defer s.inflight.release(reserved)
+	// The decoded body is charged to limits.max_inflight_bytes as it is read, and given back
+	// once it is converted; the encoded records are charged from then until the reply.
 	buf := s.bodies.Get().(*bytes.Buffer)
-	defer s.putBody(buf)
-	if err := s.readBody(r, buf); err != nil {
-		s.fail(w, err)
+	held, rerr := s.readBody(r, buf)
+	releaseBody := func() {
+		if buf != nil {
+			s.inflight.release(held)
+			s.putBody(buf)
+			buf = nil
+		}
+	}
+	defer releaseBody()
+	if rerr != nil {
+		s.fail(w, rerr)
 		return
 	}
 
@@ -217,6 +219,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, &requestError{http.StatusBadRequest, "malformed_body", err.Error(), 0})
 		return
 	}
+	releaseBody()
+	// Charged whether it fits or not: the work is done, and the records are smaller than the
+	// body they replace.
+	encoded := int64(len(b.buf))
+	s.inflight.charge(encoded)
+	defer s.inflight.release(encoded)
 	for _, c := range b.Counts() {
 		s.metrics.eventOutcome(c.Reason, c.N)
 	}
@@ -275,12 +283,15 @@ func (s *Server) authenticate(r *http.Request) *tokenState {
 
 // readBody reads the (optionally gzip-compressed) body into buf, enforcing the size limit
 // before and after decompression.
-func (s *Server) readBody(r *http.Request, buf *bytes.Buffer) *requestError {
+//
+// The decoded bytes are charged to limits.max_inflight_bytes as they are read: held is what to
+// release, also when the read fails.
+func (s *Server) readBody(r *http.Request, buf *bytes.Buffer) (held int64, rerr *requestError) {
 	limit := s.cfg.Limits.MaxBodyBytes
 	if r.ContentLength > limit {
-		return bodyTooLarge(limit)
+		return 0, bodyTooLarge(limit)
 	}
-	return decodeBody(http.MaxBytesReader(nil, r.Body, limit), r.Header.Get("Content-Encoding"), limit, buf)
+	return decodeBody(http.MaxBytesReader(nil, r.Body, limit), r.Header.Get("Content-Encoding"), limit, buf, &s.inflight)
 }
 
 func (s *Server) putBody(buf *bytes.Buffer) {

@@ -273,9 +273,9 @@ func counterValue(t *testing.T, s *Server, name, reason string) float64 {
 	return 0
 }
 
-// TestInflightBytesBudget: slow bodies hold their reservation of limits.max_body_bytes while
-// they are read; past limits.max_inflight_bytes the collector answers 503 overloaded at once,
-// and takes requests again when they are done.
+// TestInflightBytesBudget: bodies hold what they have delivered while they are read; past
+// limits.max_inflight_bytes the collector answers 503 overloaded at once, and takes requests
+// again when they are done. A slow body that has sent little holds little.
 func TestInflightBytesBudget(t *testing.T) {
 	s, ts := newTestCollector(t, func(c *Config) {
 		c.Limits.MaxBodyBytes = 4096
@@ -291,7 +291,7 @@ func TestInflightBytesBudget(t *testing.T) {
 		t.Cleanup(func() { pw.Close() }) // before the server closes, which waits for the handlers
 		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/v1/events", pr)
 		// A declared length, so that the transport sends the headers at once (with an unknown
-		// length it may first wait to probe the body) and the server reserves exactly it.
+		// length it may first wait to probe the body).
 		req.ContentLength = 4096
 		req.Header.Set("Authorization", "Bearer app-token-0123456789")
 		go func() {
@@ -303,10 +303,15 @@ func TestInflightBytesBudget(t *testing.T) {
 			resp.Body.Close()
 			done <- resp.StatusCode
 		}()
-		go pw.Write([]byte(`{"event_id":"slow"`))
+		go pw.Write([]byte(`{"event_id":"slow"` + strings.Repeat(" ", 4000)))
+	}
+	// 3 × 4018 bytes held: a body of 300 more does not fit; one of 200 does.
+	probe := `{"event_id":"e"}` + strings.Repeat(" ", 284)
+	if status, _, _ := post(t, ts.URL, `{"event_id":"e"}`+strings.Repeat(" ", 184)); status != http.StatusBadRequest {
+		t.Fatalf("a 200-byte body beside slow bodies that hold little yet: status %d, want 400", status)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		status, _, h := post(t, ts.URL, `{"event_id":"e"}`)
+		status, _, h := post(t, ts.URL, probe)
 		if status == http.StatusServiceUnavailable {
 			if h.Get("Retry-After") == "" {
 				t.Fatal("503 without Retry-After")
@@ -321,7 +326,7 @@ func TestInflightBytesBudget(t *testing.T) {
 		t.Fatal("503 overloaded not counted")
 	}
 	for _, pw := range pws {
-		pw.Write([]byte(`}` + strings.Repeat(" ", 4096-len(`{"event_id":"slow"}`))))
+		pw.Write([]byte(`}` + strings.Repeat(" ", 4096-4000-len(`{"event_id":"slow"}`))))
 		pw.Close()
 	}
 	for range slow {
@@ -329,7 +334,7 @@ func TestInflightBytesBudget(t *testing.T) {
 			t.Fatalf("slow request: status %d, want 400", st)
 		}
 	}
-	if status, _, _ := post(t, ts.URL, `{"event_id":"e"}`); status != http.StatusBadRequest {
+	if status, _, _ := post(t, ts.URL, probe); status != http.StatusBadRequest {
 		t.Fatalf("after the slow bodies: status %d, want 400", status)
 	}
 }
