@@ -96,10 +96,10 @@ type Limits struct {
 	// MaxBodyBytes bounds a request body as sent and after gzip: 1 MiB holds ~5 000 events of
 	// ~200 bytes, far above a player's 10-second batch, and bounds a request's memory.
 	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
-	// MaxInflightBytes bounds the request bodies being read and decoded at once, process-wide:
-	// each request reserves max_body_bytes (or its smaller Content-Length, when not compressed)
-	// before reading and releases it after its reply; when the budget is spent the collector
-	// answers 503 overloaded instead of reading. 256 MiB is 256 full-size bodies or ~25 000 player
+	// MaxInflightBytes bounds what request bodies hold at once, process-wide: decoded bytes are
+	// charged as they are read (so a slow body holds what it has sent, not what it declared),
+	// the body is given back once converted and its encoded records are held until the reply;
+	// when the budget is spent the collector answers 503 overloaded instead of reading on. 256 MiB is 256 full-size bodies or ~25 000 player
 	// batches of 10 KB at once, and keeps a flood of slow bodies from growing the heap beyond
 	// what a 1-GiB container holds.
 	MaxInflightBytes int64 `mapstructure:"max_inflight_bytes"`
