@@ -20,10 +20,14 @@ import (
 // one packed blob (listenerBlob), since gob would spend more on a million small structs than
 // the rest of the state together. Format 1 (the event-time buffer of earlier releases) cannot be
 // restored: its state did not keep what re-deriving a listener needs.
-const checkpointVersion = 2
+//
+// Format 3: heartbeat audio is trimmed (played_trimmed_ms), so a format-2 state's minutes hold
+// untrimmed contributions that a re-derivation would take back trimmed; it cannot be restored.
+// Streams forgotten early are kept as tombstones.
+const checkpointVersion = 3
 
 // ErrOldCheckpoint: the checkpoint was written by a release with another state format.
-var ErrOldCheckpoint = errors.New("checkpoint of an older release (format 1): reset the consumer group's checkpoints and replay the topic")
+var ErrOldCheckpoint = errors.New("checkpoint of an older release (format 1 or 2, derived by other rules): reset the consumer group's checkpoints and replay the topic")
 
 type snapshot struct {
 	ID      uint16
@@ -33,6 +37,8 @@ type snapshot struct {
 	Streams []snapStream
 	// Horizon (ms) the state was built with: logs and final minutes depend on it.
 	Horizon int64
+	// Tombs: streams forgotten early (format 3).
+	Tombs map[string]*tomb
 }
 
 type snapStream struct {
@@ -63,7 +69,7 @@ type snapQuarter struct {
 // MarshalBinary serializes the partition state. Output that was not taken is not included:
 // take and write it first.
 func (p *Partition) MarshalBinary() ([]byte, error) {
-	snap := snapshot{ID: p.id, Ingest: p.ingest, Offset: p.Offset, Dropped: p.Dropped, Horizon: p.horizon}
+	snap := snapshot{ID: p.id, Ingest: p.ingest, Offset: p.Offset, Dropped: p.Dropped, Horizon: p.horizon, Tombs: p.tombs}
 	ids := make([]string, 0, len(p.streams))
 	for id := range p.streams {
 		ids = append(ids, id)
@@ -175,7 +181,7 @@ func (r *blobReader) state() lstate {
 
 // Restore returns the partition state serialized by MarshalBinary.
 func Restore(cfg Config, data []byte) (*Partition, error) {
-	if len(data) > 0 && data[0] == 1 {
+	if len(data) > 0 && data[0] < checkpointVersion {
 		return nil, ErrOldCheckpoint
 	}
 	if len(data) == 0 || data[0] != checkpointVersion {
@@ -190,7 +196,7 @@ func Restore(cfg Config, data []byte) (*Partition, error) {
 		return nil, fmt.Errorf("checkpoint was written with session.horizon %s, the config says %s: restore with the same horizon",
 			time.Duration(snap.Horizon)*time.Millisecond, p.cfg.Horizon)
 	}
-	p.ingest, p.Offset = snap.Ingest, snap.Offset
+	p.ingest, p.Offset, p.tombs = snap.Ingest, snap.Offset, snap.Tombs
 	if snap.Dropped != nil {
 		p.Dropped = snap.Dropped
 	}

@@ -32,7 +32,11 @@ type Partition struct {
 	ring                                                                  ring
 
 	streams map[string]*stream
-	last    *stream // the stream of the previous record: most records continue it
+	// tombs are streams forgotten early (silent live streams): their clocks and listeners'
+	// first tickets, kept until forgetAfter, so that forgetting changes no figure.
+	tombs    map[string]*tomb
+	prunedAt int64   // ingest clock when tombs were last pruned
+	last     *stream // the stream of the previous record: most records continue it
 	// names are the streams' ids by symbol (listener rows refer to them); the symbols of
 	// forgotten streams are reused.
 	names     []string
@@ -221,15 +225,18 @@ func (p *Partition) add(r *event.Record, offset int64, hint int32) {
 		s = p.streamFor(r.StreamID, r.EventTime)
 		p.last = s
 	}
+	// A collector-timed event makes the stream live (its clock is the ingest clock) before it
+	// is judged: judged by a new stream's own clock, an event received after the ingest clock
+	// had passed its horizon would be applied into minutes the ingest clock then finalises.
+	if r.Flags&event.FlagTrustedTime == 0 {
+		s.live = true
+	}
 	begins := r.EventTime - int64(r.PlayedMS)
 	if s.closed || begins < s.clock(p.ingest)-p.horizon || begins < s.finalTo {
 		// Beyond the horizon (and so never the event that moves the clock).
 		p.delivered(s, 0, 0, 1)
 		p.drop("too_late")
 		return
-	}
-	if r.Flags&event.FlagTrustedTime == 0 {
-		s.live = true
 	}
 	s.lastArrival = max(s.lastArrival, r.ReceivedAt)
 	s.data = max(s.data, r.EventTime)
@@ -288,6 +295,11 @@ func (p *Partition) event(s *stream, r *event.Record, hint int32, begins int64) 
 		}
 		*log = appendEv(*log, tl, &e)
 	} else if !p.insert(s, i, e) {
+		// A copy. If it carries a ticket its listener is authenticated by it, whichever copy
+		// came first: an event is authenticated when any of its copies is.
+		if r.Flags&event.FlagAuthenticated != 0 {
+			p.authenticate(s, i, r.EventTime)
+		}
 		p.delivered(s, 0, 1, 0)
 		return
 	}
@@ -481,6 +493,15 @@ func (p *Partition) nameStream(id string) uint32 {
 }
 
 func (p *Partition) forgetStream(s *stream) {
+	if p.ingest-max(s.lastArrival, s.closedAt) < forgetAfter {
+		// Forgotten early, its clocks (and listeners' first tickets) stay in a tombstone until
+		// the week is over: a stream made anew from it is the stream it would have been.
+		if p.tombs == nil {
+			p.tombs = map[string]*tomb{}
+		}
+		p.tombs[s.id] = &tomb{Live: s.live, Closed: s.closed, Data: s.data, LastArrival: s.lastArrival,
+			ClosedAt: s.closedAt, ClosedTo: s.closedTo, FinalTo: s.finalTo, Auth: s.auth}
+	}
 	delete(p.streams, s.id)
 	p.names[s.sym] = ""
 	p.freeNames = append(p.freeNames, s.sym)

@@ -328,22 +328,29 @@ func (d *deriv) apply(st *lstate, e *ev) {
 	st.last = max(st.last, e.t)
 }
 
-// trim returns the part of heartbeat e's interval [b, t) that the listener's session has not
-// reported yet, and how many ms it cut. played_ms is audio rendered since the previous
-// heartbeat, so a heartbeat's interval cannot reach back before the latest ts the live session
-// already reported: whatever does is an overlap — a second device on the account, a player
-// bug, or a forged stack of heartbeats, which without this would count the same seconds again
-// in played_ms, hearing, AQH and qualified. The cut is counted (played_trimmed_ms), never
-// heard. It depends only on the listener's events: the machine applies them in one order
-// whatever their delivery.
+// trim returns the part of heartbeat e's interval [b, t) not reported yet, and counts what it
+// cut (played_trimmed_ms, in the minute of e's ts: never heard). played_ms is audio rendered
+// since the previous heartbeat, so what reaches back over audio already reported is an overlap —
+// a second device on the account, a player bug, or a forged stack of heartbeats, which would
+// otherwise count the same seconds again in played_ms, hearing, AQH and qualified:
+//   - unmuted audio is cut to begin no earlier than the end of the unmuted audio the listener
+//     has reported (audEnd). Cutting at audEnd keeps the listener's unmuted audio contiguous
+//     from where it resumed, which the hearing accumulators rely on (lstate);
+//   - muted audio is cut at the session's latest event.
+//
+// It depends only on the listener's events: the machine applies them in one order whatever
+// their delivery.
 func (d *deriv) trim(st *lstate, e *ev) ev {
 	a := *e
-	if st.last > a.b {
-		a.b = min(st.last, a.t)
+	from := st.last
+	if !a.muted {
+		from = st.audEnd
+	}
+	if from > a.b {
+		a.b = min(from, a.t)
 	}
 	a.played = a.t - a.b
-	cut := e.played - a.played
-	if cut > 0 && d.counting() {
+	if cut := e.played - a.played; cut > 0 && d.counting() {
 		d.minute(minuteOf(e.t)).TrimmedMS += int64(cut) * d.sign
 	}
 	return a

@@ -140,6 +140,9 @@ func (p *Partition) streamFor(id []byte, t int64) *stream {
 	if s, ok := p.streams[string(id)]; ok {
 		return s
 	}
+	if tb, ok := p.tombs[string(id)]; ok {
+		return p.revive(string(id), tb)
+	}
 	s := &stream{id: string(id), sym: p.nameStream(string(id)), base: window.QuarterOf(t - p.keepBefore()),
 		minutes: map[int64]*window.Minute{}, quarters: map[int64]*quarter{}, clockDirty: true}
 	// A new stream's clock starts at its first event; a live stream's then moves on to the
@@ -149,6 +152,37 @@ func (p *Partition) streamFor(id []byte, t int64) *stream {
 	s.deliv.minute = window.MinuteOf(t)
 	p.streams[s.id] = s
 	return s
+}
+
+// tomb is what a stream forgotten early leaves: enough to make it anew as it was — its clocks,
+// whether it was live or closed, and its listeners' first tickets. It holds no listener, minute
+// or error code: a stream is forgotten only when none is open.
+type tomb struct {
+	Live, Closed                bool
+	Data, LastArrival, ClosedAt int64
+	ClosedTo, FinalTo           int64
+	Auth                        map[uint64]int64
+}
+
+// revive makes stream id anew from its tombstone.
+func (p *Partition) revive(id string, tb *tomb) *stream {
+	delete(p.tombs, id)
+	s := &stream{id: id, sym: p.nameStream(id), base: window.QuarterOf(tb.FinalTo - p.keepBefore()),
+		minutes: map[int64]*window.Minute{}, quarters: map[int64]*quarter{}, clockDirty: true,
+		live: tb.Live, closed: tb.Closed, data: tb.Data, lastArrival: tb.LastArrival, closedAt: tb.ClosedAt,
+		closedTo: tb.ClosedTo, finalTo: tb.FinalTo, auth: tb.Auth}
+	s.deliv.minute = tb.ClosedTo
+	p.streams[id] = s
+	return s
+}
+
+// pruneTombs drops the tombstones whose week is over.
+func (p *Partition) pruneTombs() {
+	for id, tb := range p.tombs {
+		if p.ingest-max(tb.LastArrival, tb.ClosedAt) >= forgetAfter {
+			delete(p.tombs, id)
+		}
+	}
 }
 
 // advance closes and finalises what the stream's clock has passed.
@@ -381,6 +415,10 @@ func (p *Partition) collect() {
 		}
 	}
 	p.emitOpen = false
+	if p.ingest-p.prunedAt >= window.MinuteMS {
+		p.pruneTombs()
+		p.prunedAt = p.ingest
+	}
 }
 
 func (p *Partition) deliveryOut(s *stream, d delivery) Delivery {
