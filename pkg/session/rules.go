@@ -318,9 +318,9 @@ func (d *deriv) apply(st *lstate, e *ev) {
 			st.flags |= stPlayed // audio was rendered, muted or not: the session started
 			if a := d.trim(st, e); a.b < a.t {
 				if a.muted {
-					d.muted(&a)
+					d.muted(a)
 				} else {
-					d.audio(st, &a)
+					d.audio(st, a)
 				}
 			}
 		}
@@ -340,20 +340,21 @@ func (d *deriv) apply(st *lstate, e *ev) {
 //
 // It depends only on the listener's events: the machine applies them in one order whatever
 // their delivery.
-func (d *deriv) trim(st *lstate, e *ev) ev {
-	a := *e
+func (d *deriv) trim(st *lstate, e *ev) *ev {
 	from := st.last
-	if !a.muted {
+	if !e.muted {
 		from = st.audEnd
 	}
-	if from > a.b {
-		a.b = min(from, a.t)
+	if from <= e.b {
+		return e // the common case: nothing reported overlaps
 	}
+	a := *e
+	a.b = min(from, a.t)
 	a.played = a.t - a.b
-	if cut := e.played - a.played; cut > 0 && d.counting() {
-		d.minute(minuteOf(e.t)).TrimmedMS += int64(cut) * d.sign
+	if d.counting() {
+		d.minute(minuteOf(e.t)).TrimmedMS += int64(e.played-a.played) * d.sign
 	}
-	return a
+	return &a
 }
 
 func (d *deriv) muted(e *ev) {
