@@ -1,9 +1,7 @@
 package collector
 
 import (
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -16,14 +14,7 @@ func TestOversizedBatchCountedInMetrics(t *testing.T) {
 	if code != http.StatusBadRequest || resp.Rejected != 1000 || len(resp.Errors) != testConfig().Limits.MaxReplyErrors || !resp.ErrorsTruncated {
 		t.Fatalf("%d: rejected %d, %d errors listed (truncated %v)", code, resp.Rejected, len(resp.Errors), resp.ErrorsTruncated)
 	}
-	admin := httptest.NewServer(srv.AdminHandler())
-	defer admin.Close()
-	r, err := http.Get(admin.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Body.Close()
-	m, _ := io.ReadAll(r.Body)
+	m := adminMetrics(t, srv)
 	for _, want := range []string{
 		`earshot_collector_events_rejected_total{reason="not_an_object"} 8`,
 		`earshot_collector_events_rejected_total{reason="too_many_events_in_request"} 992`,

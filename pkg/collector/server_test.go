@@ -252,6 +252,20 @@ func TestReplyIsBounded(t *testing.T) {
 }
 
 // counterValue reads a counter of s's registry with the given reason label (0 if absent).
+// adminMetrics is what the admin listener's /metrics answers.
+func adminMetrics(t *testing.T, s *Server) []byte {
+	t.Helper()
+	admin := httptest.NewServer(s.AdminHandler())
+	defer admin.Close()
+	r, err := http.Get(admin.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	m, _ := io.ReadAll(r.Body)
+	return m
+}
+
 func counterValue(t *testing.T, s *Server, name, reason string) float64 {
 	t.Helper()
 	mfs, err := s.registry.Gather()

@@ -3,9 +3,7 @@ package collector
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -225,14 +223,7 @@ func TestTicketsOverHTTP(t *testing.T) {
 			}
 		})
 	}
-	admin := httptest.NewServer(srv.AdminHandler())
-	defer admin.Close()
-	resp, err := http.Get(admin.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	metrics, _ := io.ReadAll(resp.Body)
+	metrics := adminMetrics(t, srv)
 	for reason, n := range map[event.Reason]int{ReasonTicketRequired: 1, ReasonBadTicket: 2} {
 		if line := fmt.Sprintf(`earshot_collector_events_rejected_total{reason=%q} %d`, reason, n); !bytes.Contains(metrics, []byte(line)) {
 			t.Errorf("metrics lack %s", line)

@@ -94,15 +94,7 @@ func TestReview2TrimmedHearingDependsOnDelivery(t *testing.T) {
 // leave at 20 s received 20 min late (inside the horizon) the silence is 69.7 min, the stream is
 // kept and a is authenticated at 90 min. Same events, different rows.
 func TestReview2ForgettingLiveStreamDependsOnDelivery(t *testing.T) {
-	evs := ev1("a", "join@0", "hb@10/10000", "leave@20", "join@5400", "hb@5410/10000", "leave@5420")
-	var recs []event.Record
-	for _, e := range evs {
-		r := e.record("live", 0, 0)
-		if e.TS == 0 {
-			r.Flags |= event.FlagAuthenticated
-		}
-		recs = append(recs, r)
-	}
+	recs := silentThenBack()
 	cfg := DefaultConfig()
 	until := specT0 + 5420_000 + cfg.Horizon.Milliseconds() + 5*60_000
 	inOrder, _ := deliver(t, cfg, at(recs, func(*event.Record) int64 { return 0 }), nil, until, nil, 0)
@@ -246,15 +238,7 @@ func TestReview2ForgottenLiveStreamFinalRowsRewrittenByBackfill(t *testing.T) {
 // A stream forgotten early lives on as a tombstone in the checkpoint: restored after every
 // record, the T4 stream gives the rows of the uninterrupted run (its first ticket included).
 func TestTombstonesSurviveRestore(t *testing.T) {
-	evs := ev1("a", "join@0", "hb@10/10000", "leave@20", "join@5400", "hb@5410/10000", "leave@5420")
-	var recs []event.Record
-	for _, e := range evs {
-		r := e.record("live", 0, 0)
-		if e.TS == 0 {
-			r.Flags |= event.FlagAuthenticated
-		}
-		recs = append(recs, r)
-	}
+	recs := silentThenBack()
 	cfg := DefaultConfig()
 	until := specT0 + 5420_000 + cfg.Horizon.Milliseconds() + 5*60_000
 	plain, _ := deliver(t, cfg, at(recs, func(*event.Record) int64 { return 0 }), nil, until, nil, 0)
@@ -266,4 +250,18 @@ func TestTombstonesSurviveRestore(t *testing.T) {
 	if plain.listeners[k]&window.FlagAuthenticated == 0 {
 		t.Errorf("minute 90: flags %04b, want a still authenticated after the stream was forgotten", plain.listeners[k])
 	}
+}
+
+// silentThenBack is T4's live stream: a authenticated at its join at 0, a session to 20 s, then
+// 90 minutes of silence and a session from 90 min, unauthenticated.
+func silentThenBack() []event.Record {
+	var recs []event.Record
+	for _, e := range ev1("a", "join@0", "hb@10/10000", "leave@20", "join@5400", "hb@5410/10000", "leave@5420") {
+		r := e.record("live", 0, 0)
+		if e.TS == 0 {
+			r.Flags |= event.FlagAuthenticated
+		}
+		recs = append(recs, r)
+	}
+	return recs
 }
