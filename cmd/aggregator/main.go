@@ -32,12 +32,16 @@ func main() {
 func run() error {
 	fs := pflag.NewFlagSet("aggregator", pflag.ExitOnError)
 	config.Flags(fs)
+	config.PrintFlag(fs)
 	newLogger := logging.Flags(fs)
 	migrate := fs.Bool("migrate", false, "apply ClickHouse migrations before starting")
 	fs.Parse(os.Args[1:])
 
 	cfg := aggregator.DefaultConfig()
 	if err := config.Load(fs, &cfg); err != nil {
+		return err
+	}
+	if printed, err := config.PrintIfAsked(fs, os.Stdout, &cfg); printed {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {

@@ -30,6 +30,7 @@ func main() {
 func run() error {
 	fs := pflag.NewFlagSet("collector", pflag.ExitOnError)
 	config.Flags(fs)
+	config.PrintFlag(fs)
 	newLogger := logging.Flags(fs)
 	fs.Parse(os.Args[1:])
 
@@ -38,6 +39,9 @@ func run() error {
 		return err
 	}
 	cfg = cfg.WithEnvToken()
+	if printed, err := config.PrintIfAsked(fs, os.Stdout, &cfg); printed {
+		return err
+	}
 	log := newLogger()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

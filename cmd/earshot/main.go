@@ -49,6 +49,7 @@ usage:
   earshot verify --stream ID           audit sketches against exact counts from raw events
   earshot streams close ID             end a stream: every figure of it becomes final
   earshot ticket [flags]               sign a listener ticket, as a platform's backend does
+  earshot config [--config F --set k=v] print the configuration in effect (secrets as <secret>)
 
 run "earshot COMMAND --help" for a command's flags`
 
@@ -75,6 +76,8 @@ func main() {
 		err = streamsCmd(ctx, args)
 	case "ticket":
 		err = ticketCmd(args, os.Stdout, os.Stderr)
+	case "config":
+		err = configCmd(args)
 	default:
 		err = fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
 	}
@@ -82,6 +85,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "earshot:", err)
 		os.Exit(1)
 	}
+}
+
+// configCmd prints the CLI's configuration in effect.
+func configCmd(args []string) error {
+	fs := flags("config")
+	fs.Parse(args)
+	cfg, err := load(fs)
+	if err != nil {
+		return err
+	}
+	return config.Print(os.Stdout, &cfg)
 }
 
 // flags returns a flag set with the config flags.

@@ -13,6 +13,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/earshot/earshot/pkg/config"
 )
 
 // Config says where ClickHouse is and how to log in.
@@ -25,7 +27,7 @@ type Config struct {
 	Database string `mapstructure:"database"`
 	Username string `mapstructure:"username"`
 	// Password comes from config or EARSHOT_CLICKHOUSE_PASSWORD, never from code.
-	Password string `mapstructure:"password"`
+	Password config.Secret `mapstructure:"password"`
 	// DialTimeout bounds connection set-up; 5 s covers a loaded server without hanging start-up.
 	DialTimeout time.Duration `mapstructure:"dial_timeout"`
 	// ReadTimeout bounds one query's answer; 60 s leaves room for rollups over a long stream.
@@ -75,7 +77,7 @@ func (c Config) Options() *clickhouse.Options {
 	return &clickhouse.Options{
 		Addr:         []string{c.Addr},
 		Protocol:     proto,
-		Auth:         clickhouse.Auth{Database: c.Database, Username: c.Username, Password: c.Password},
+		Auth:         clickhouse.Auth{Database: c.Database, Username: c.Username, Password: c.Password.Value()},
 		DialTimeout:  c.DialTimeout,
 		ReadTimeout:  c.ReadTimeout,
 		MaxOpenConns: c.MaxOpenConns,

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/earshot/earshot/pkg/config"
 	"github.com/earshot/earshot/pkg/kafka"
 )
 
@@ -57,8 +58,8 @@ type Token struct {
 	Name string `mapstructure:"name"`
 	// Token is the secret; TokenEnv names an environment variable holding it instead, so that
 	// config files need not carry secrets.
-	Token    string `mapstructure:"token"`
-	TokenEnv string `mapstructure:"token_env"`
+	Token    config.Secret `mapstructure:"token"`
+	TokenEnv string        `mapstructure:"token_env"`
 	// Streams limits the token to these stream ids; empty allows any stream.
 	Streams []string `mapstructure:"streams"`
 	// TrustedTime keeps each event's own ts unclamped: for server-side imports, backfills and
@@ -82,13 +83,13 @@ type Token struct {
 // HashConfig holds the pseudonymization keys (see pkg/pseudo for rotation).
 type HashConfig struct {
 	// Key is the current secret (≥ 32 bytes), e.g. from EARSHOT_HASH_KEY.
-	Key   string `mapstructure:"key"`
-	KeyID uint8  `mapstructure:"key_id"`
+	Key   config.Secret `mapstructure:"key"`
+	KeyID uint8         `mapstructure:"key_id"`
 	// PreviousKey, PreviousKeyID and PreviousUntil describe a rotation in progress: until
 	// PreviousUntil every collector still hashes with the previous key.
-	PreviousKey   string    `mapstructure:"previous_key"`
-	PreviousKeyID uint8     `mapstructure:"previous_key_id"`
-	PreviousUntil time.Time `mapstructure:"previous_until"`
+	PreviousKey   config.Secret `mapstructure:"previous_key"`
+	PreviousKeyID uint8         `mapstructure:"previous_key_id"`
+	PreviousUntil time.Time     `mapstructure:"previous_until"`
 }
 
 // Limits bound what one client, one request and the whole process may use.
@@ -209,7 +210,7 @@ func (t Token) Secret() string {
 	if t.TokenEnv != "" {
 		return os.Getenv(t.TokenEnv)
 	}
-	return t.Token
+	return t.Token.Value()
 }
 
 // Validate fails fast with a message that names the key.

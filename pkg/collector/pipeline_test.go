@@ -11,6 +11,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/earshot/earshot/pkg/config"
 	"github.com/earshot/earshot/pkg/event"
 )
 
@@ -196,7 +197,7 @@ func TestPipelinePseudonymizesAndKeys(t *testing.T) {
 	}
 	// Different secret, different pseudonym.
 	cfg := testConfig()
-	cfg.Hash.Key = strings.Repeat("z", 32)
+	cfg.Hash.Key = config.Secret(strings.Repeat("z", 32))
 	p2, _ := NewPipeline(cfg)
 	if r := decode(t, convert(t, p2, Source{}, time.Now(), `{"event_id":"e1","type":"play","stream_id":"space-1","listener_id":"alice@example.com","ts":1}`), 0); r.Listener == r0.Listener {
 		t.Fatal("listener key does not depend on the secret")

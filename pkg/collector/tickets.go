@@ -88,7 +88,7 @@ func (c Config) validateListenerAuth() error {
 			return fmt.Errorf("%s must be at least %d bytes", x.name, ticket.MinKeyLen)
 		// The platform holds the ticket key. If it were a hashing key too, the platform could
 		// compute the listener key of every id it knows and re-identify the records.
-		case x.v != "" && (x.v == c.Hash.Key || x.v == c.Hash.PreviousKey):
+		case x.v != "" && (x.v == c.Hash.Key.Value() || x.v == c.Hash.PreviousKey.Value()):
 			return fmt.Errorf("%s must differ from hash.key and hash.previous_key: the platform holds it", x.name)
 		}
 	}
