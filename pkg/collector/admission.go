@@ -2,10 +2,9 @@ package collector
 
 import (
 	"container/list"
+	"hash/maphash"
 	"sync"
 	"time"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // streamAdmission is the quota on streams that tokens neither scoped to streams nor
@@ -13,10 +12,12 @@ import (
 // could otherwise invent them without end. At most max streams are active (seen within idle),
 // and at most perMinute new ones are admitted a minute. A stream already active is always
 // admitted. It is per collector instance: N collectors admit up to N times as much.
-// Memory is bounded by max entries of ~100 bytes (stream ids are kept as 64-bit hashes; a
-// collision only lets one new stream share an active one's slot). Safe for concurrent use.
+// Memory is bounded by max entries of ~100 bytes (stream ids are kept as 64-bit hashes, seeded
+// per process so that nobody can craft ids that collide with active ones to pass as them).
+// Safe for concurrent use.
 type streamAdmission struct {
 	mu     sync.Mutex
+	seed   maphash.Seed
 	max    int
 	idleMS int64
 	m      map[uint64]*list.Element
@@ -34,13 +35,13 @@ type streamEntry struct {
 }
 
 func newStreamAdmission(maxStreams int, idle time.Duration, perMinute int) *streamAdmission {
-	return &streamAdmission{max: maxStreams, idleMS: idle.Milliseconds(), m: map[uint64]*list.Element{},
+	return &streamAdmission{seed: maphash.MakeSeed(), max: maxStreams, idleMS: idle.Milliseconds(), m: map[uint64]*list.Element{},
 		tokens: float64(perMinute), perMS: float64(perMinute) / 60_000, burst: float64(perMinute)}
 }
 
 // admit reports whether an event for stream, received at now (unix ms), may pass.
 func (a *streamAdmission) admit(stream []byte, now int64) bool {
-	k := xxhash.Sum64(stream)
+	k := maphash.Bytes(a.seed, stream)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if el, ok := a.m[k]; ok {
