@@ -141,6 +141,9 @@ func TestKeysAndIDs(t *testing.T) {
 }
 
 func TestVerifyDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector drops sync.Pool items at random: allocation counts mean nothing")
+	}
 	v, _ := NewVerifier(key, prevKey)
 	tk, stream, listener := []byte(knownTicket), []byte("space-1"), []byte("u1")
 	v.Verify(tk, stream, listener, before) // fill the pool

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -24,12 +25,21 @@ func decodeBody(body io.Reader, contentEncoding string, limit int64, buf *bytes.
 			held = h.held
 		}
 	}()
+	if budget != nil {
+		// The buffer is charged for its capacity up front (a pooled buffer holds that much
+		// whatever the body sends), and for every byte read beyond it.
+		c := int64(buf.Cap())
+		if !budget.acquire(c) {
+			return 0, errOverloaded
+		}
+		h = &heldReader{b: budget, held: c, prepaid: c - int64(buf.Len())}
+	}
 	switch enc := strings.ToLower(contentEncoding); enc {
 	case "", "identity":
 	case "gzip":
 		zr, err := gzip.NewReader(body)
 		if err != nil {
-			return 0, badBody("bad gzip body: " + err.Error())
+			return 0, badBody(readError(err, "bad gzip body: not a gzip stream"))
 		}
 		defer zr.Close()
 		body = zr
@@ -37,8 +47,8 @@ func decodeBody(body io.Reader, contentEncoding string, limit int64, buf *bytes.
 		return 0, &requestError{http.StatusUnsupportedMediaType, "bad_body", "unsupported Content-Encoding " + enc, 0}
 	}
 	body = io.LimitReader(body, limit+1)
-	if budget != nil {
-		h = &heldReader{r: body, b: budget}
+	if h != nil {
+		h.r = body
 		body = h
 	}
 	n, err := buf.ReadFrom(body)
@@ -50,7 +60,7 @@ func decodeBody(body io.Reader, contentEncoding string, limit int64, buf *bytes.
 	case errors.As(err, &mbe) || n > limit:
 		return 0, bodyTooLarge(limit)
 	case err != nil:
-		return 0, badBody("cannot read body: " + err.Error())
+		return 0, badBody(readError(err, "cannot read the body: cut short or corrupt"))
 	case n == 0:
 		return 0, badBody("empty body")
 	}
@@ -59,4 +69,19 @@ func decodeBody(body io.Reader, contentEncoding string, limit int64, buf *bytes.
 
 func bodyTooLarge(limit int64) *requestError {
 	return &requestError{http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("body larger than %d bytes", limit), 0}
+}
+
+// readError says why a body could not be read without quoting a network error, whose text
+// names the collector's own address and port: a timeout, a broken connection, or otherwise
+// what (the body's content being at fault).
+func readError(err error, otherwise string) string {
+	var ne net.Error
+	var oe *net.OpError
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return "the body did not arrive in time"
+	case errors.As(err, &oe):
+		return "the connection failed while the body was read"
+	}
+	return otherwise
 }

@@ -42,15 +42,21 @@ type heldReader struct {
 	r    io.Reader
 	b    *byteBudget
 	held int64
+	// prepaid is room already charged (the buffer's free capacity when the read began): bytes
+	// read into it cost nothing more.
+	prepaid int64
 }
 
 func (h *heldReader) Read(p []byte) (int, error) {
 	n, err := h.r.Read(p)
-	if n > 0 {
-		if !h.b.acquire(int64(n)) {
+	if c := int64(n) - h.prepaid; c > 0 {
+		if !h.b.acquire(c) {
 			return 0, errOverloaded
 		}
-		h.held += int64(n)
+		h.held += c
+		h.prepaid = 0
+	} else {
+		h.prepaid -= int64(n)
 	}
 	return n, err
 }

@@ -58,14 +58,20 @@ func (s *Server) preflight(w http.ResponseWriter, r *http.Request) {
 }
 
 // allowOrigin lets the browser read the answer to a POST from an origin allowed globally or
-// for tok (nil before or without authentication).
-func (s *Server) allowOrigin(w http.ResponseWriter, r *http.Request, tok *tokenState) {
+// for tok (nil before or without authentication), and reports whether the origin may post at
+// all. CORS alone only hides the answer: a POST a browser needs no preflight for (text/plain,
+// the token in the query string — what sendBeacon sends) would still be processed. Browsers
+// send Origin with every POST, so a request from an origin the token does not name is refused;
+// a request without Origin is not from a browser page.
+func (s *Server) allowOrigin(w http.ResponseWriter, r *http.Request, tok *tokenState) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
-		return
+		return true
 	}
 	w.Header().Add("Vary", "Origin")
 	if s.origins.allows(origin) || tok != nil && tok.origins.allows(origin) {
 		w.Header().Set("Access-Control-Allow-Origin", origin)
+		return true
 	}
+	return false
 }

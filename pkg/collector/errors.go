@@ -30,6 +30,8 @@ var (
 	// errOverloaded: limits.max_inflight_bytes is spent on bodies being read; a second is
 	// enough for most of them to finish.
 	errOverloaded = &requestError{http.StatusServiceUnavailable, "overloaded", "the collector is reading too many requests; retry later", time.Second}
+	// errOriginNotAllowed: a browser page of an origin the token does not name (cors_origins).
+	errOriginNotAllowed = &requestError{http.StatusForbidden, "origin_not_allowed", "this token may not be used from this page's origin", 0}
 )
 
 // batchStatus is the status of a reply whose events were judged one by one: 200 when any was

@@ -89,6 +89,7 @@ type Batch struct {
 type charge struct {
 	key uint64
 	at  int64
+	win int64 // the arrival window it was counted in
 }
 
 // ReasonCount is how many events of a request were rejected for one reason.
@@ -174,10 +175,16 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 	haveLast, lastAdmitted := false, false
 	err := event.ParseBody(body, func(i int, e *event.Event, r event.Reason) {
 		if i >= p.maxEvents {
-			// The rest of an oversized batch is refused whole (counted; listed only within
-			// max_reply_errors, like every rejection).
+			// The rest of an oversized batch is refused whole, and only its first event is
+			// listed (the rest are counted, in error_counts): one entry says it all.
 			b.Invalid++
-			b.reject(i, event.ReasonTooManyEventsInReq)
+			if i == p.maxEvents {
+				b.reject(i, event.ReasonTooManyEventsInReq)
+			} else {
+				b.Resp.Rejected++
+				b.Resp.ErrorsTruncated = true
+				b.count(event.ReasonTooManyEventsInReq, 1)
+			}
 			return
 		}
 		var field string
@@ -237,14 +244,14 @@ func (p *Pipeline) Convert(body []byte, src Source, receivedAt time.Time, b *Bat
 		// anyone's events posted under a known listener id cannot spend the real player's.
 		if e.Type != event.TypeDisplayed && !src.TrustedTime {
 			key := budgetKey(rec.Listener, src.Client)
-			ok, counted := p.rates.allow(key, rec.EventTime, now)
+			ok, counted, win := p.rates.allow(key, rec.EventTime, now)
 			if !ok {
 				b.Filtered++
 				b.reject(i, ReasonImpossibleRate)
 				return
 			}
 			if counted {
-				b.charges = append(b.charges, charge{key, rec.EventTime})
+				b.charges = append(b.charges, charge{key, rec.EventTime, win})
 			}
 		}
 		b.buf = event.AppendRecord(b.buf, &rec)
@@ -313,7 +320,7 @@ var filterMessages = map[event.Reason]string{
 // after all (the token's rate, Kafka unavailable): the client's retry is charged instead.
 func (p *Pipeline) Refund(b *Batch) {
 	for _, c := range b.charges {
-		p.rates.release(c.key, c.at, b.now)
+		p.rates.release(c.key, c.at, c.win)
 	}
 	b.charges = b.charges[:0]
 }
@@ -465,8 +472,9 @@ func newListenerRates(limit int, window time.Duration, maxEntries int) *listener
 
 // allow counts one event of listener, with event time atMillis, received at nowMillis, and
 // reports whether it is within the limits, and whether it was counted (not when the table is
-// full): only a counted event may be released.
-func (r *listenerRates) allow(listener uint64, atMillis, nowMillis int64) (ok, counted bool) {
+// full), and in which arrival window: only a counted event may be released, and only while
+// that window lasts.
+func (r *listenerRates) allow(listener uint64, atMillis, nowMillis int64) (ok, counted bool, window int64) {
 	s := &r.shards[(listener>>32)%uint64(len(r.shards))]
 	w := nowMillis / r.windowMS
 	// The event window's count lives under the listener key mixed with the window; the
@@ -474,7 +482,10 @@ func (r *listenerRates) allow(listener uint64, atMillis, nowMillis int64) (ok, c
 	ew := listener ^ uint64(floorDivMS(atMillis, r.windowMS)+1)*0x9E3779B97F4A7C15
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if w != s.window {
+	// The shard's window only moves forward: a request that started in an earlier window (its
+	// body was slow) counts in the current one, rather than winding the shard back and clearing
+	// every listener's counts for the next request to clear again.
+	if w > s.window {
 		s.window = w
 		clear(s.counts)
 	}
@@ -482,24 +493,24 @@ func (r *listenerRates) allow(listener uint64, atMillis, nowMillis int64) (ok, c
 	total := s.counts[listener]
 	if !ok && len(s.counts)+2 > r.maxPer {
 		r.untracked.Add(1)
-		return true, false // fail open: a full table must not drop real listeners
+		return true, false, 0 // fail open: a full table must not drop real listeners
 	}
 	if int(c) < r.limit && int(total) < backlogFactor*r.limit {
 		s.counts[ew], s.counts[listener] = c+1, total+1
-		return true, true
+		return true, true, s.window
 	}
-	return false, false
+	return false, false, 0
 }
 
 // release undoes one allow of listener that succeeded in the current arrival window; in a
 // later window the counts are gone already.
-func (r *listenerRates) release(listener uint64, atMillis, nowMillis int64) {
+func (r *listenerRates) release(listener uint64, atMillis, window int64) {
 	s := &r.shards[(listener>>32)%uint64(len(r.shards))]
 	ew := listener ^ uint64(floorDivMS(atMillis, r.windowMS)+1)*0x9E3779B97F4A7C15
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.window != nowMillis/r.windowMS {
-		return
+	if s.window != window {
+		return // counted in a window that has passed: its counts are gone
 	}
 	for _, k := range [2]uint64{ew, listener} {
 		switch c := s.counts[k]; c {

@@ -343,18 +343,18 @@ func TestListenerRatesByEventTime(t *testing.T) {
 	r := newListenerRates(30, 10*time.Second, 1<<20)
 	const now = int64(1_800_000_000_000)
 	for i := range int64(180) {
-		if ok, _ := r.allow(7, now-30*60_000+i*10_000, now); !ok {
+		if ok, _, _ := r.allow(7, now-30*60_000+i*10_000, now); !ok {
 			t.Fatalf("backlog heartbeat %d filtered", i)
 		}
 	}
 	for i := range 31 {
-		if ok, _ := r.allow(8, now-5000, now); ok != (i < 30) {
+		if ok, _, _ := r.allow(8, now-5000, now); ok != (i < 30) {
 			t.Fatalf("event %d in one window of event time: allowed %v", i, ok)
 		}
 	}
 	allowed := 0
 	for i := range int64(1000) {
-		if ok, _ := r.allow(9, now-i*10_000, now); ok {
+		if ok, _, _ := r.allow(9, now-i*10_000, now); ok {
 			allowed++
 		}
 	}

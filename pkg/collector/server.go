@@ -178,7 +178,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok := s.authenticate(r)
-	s.allowOrigin(w, r, tok)
+	originOK := s.allowOrigin(w, r, tok)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST, OPTIONS")
 		s.fail(w, errMethod)
@@ -186,6 +186,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	if tok == nil {
 		s.fail(w, errUnauthorized)
+		return
+	}
+	if !originOK {
+		s.fail(w, errOriginNotAllowed)
 		return
 	}
 	// The decoded body is charged to limits.max_inflight_bytes as it is read, and given back
@@ -238,7 +242,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(b.Msgs) > 0 {
 		kstart := time.Now()
-		err := s.producer.Write(r.Context(), b.Msgs)
+		// Not the request's context: a client that hangs up while Kafka is writing must not make
+		// the write look failed (kafka-go still writes what it queued), which would refund the
+		// listeners' budgets for events that are in Kafka. The producer bounds the wait.
+		err := s.producer.Write(context.WithoutCancel(r.Context()), b.Msgs)
 		s.metrics.kafkaLatency.Observe(time.Since(kstart).Seconds())
 		if err != nil {
 			// kafka-go may still hold the messages (a batch queued before the deadline is
@@ -294,8 +301,14 @@ func (s *Server) readBody(r *http.Request, buf *bytes.Buffer) (held int64, rerr 
 	return decodeBody(http.MaxBytesReader(nil, r.Body, limit), r.Header.Get("Content-Encoding"), limit, buf, &s.inflight)
 }
 
+// pooledBodyMax: body buffers up to this capacity go back to the pool. A request is charged its
+// buffer's capacity (limits.max_inflight_bytes), so a pool of large buffers would make every
+// small request cost a large one; 64 KiB holds a player's batch many times over, and larger
+// bodies grow a buffer of their own, charged as they grow.
+const pooledBodyMax = 64 << 10
+
 func (s *Server) putBody(buf *bytes.Buffer) {
-	if buf.Cap() <= int(s.cfg.Limits.MaxBodyBytes)+bytes.MinRead {
+	if buf.Cap() <= pooledBodyMax {
 		buf.Reset()
 		s.bodies.Put(buf)
 	}
