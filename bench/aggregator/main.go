@@ -35,14 +35,14 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/earshot/earshot/pkg/aggregator"
-	"github.com/earshot/earshot/pkg/chconn"
-	"github.com/earshot/earshot/pkg/collector"
+	"github.com/earshot/earshot/internal/aggregator"
+	"github.com/earshot/earshot/internal/chconn"
+	"github.com/earshot/earshot/internal/collector"
+	"github.com/earshot/earshot/internal/eventlog"
+	"github.com/earshot/earshot/internal/report"
+	"github.com/earshot/earshot/internal/session"
+	"github.com/earshot/earshot/internal/window"
 	"github.com/earshot/earshot/pkg/event"
-	"github.com/earshot/earshot/pkg/kafka"
-	"github.com/earshot/earshot/pkg/report"
-	"github.com/earshot/earshot/pkg/session"
-	"github.com/earshot/earshot/pkg/window"
 	"github.com/earshot/earshot/schema"
 )
 
@@ -437,8 +437,8 @@ func (c *resp) usedMemory() (int64, error) {
 func runEndToEnd(broker, chAddr string, listeners int) error {
 	ctx := context.Background()
 	run := time.Now().UnixNano()
-	kcfg := kafka.Config{Brokers: []string{broker}, Topic: fmt.Sprintf("earshot.bench.agg.%d", run), Partitions: 4, ReplicationFactor: 1}
-	if err := kafka.EnsureTopic(ctx, kcfg); err != nil {
+	kcfg := eventlog.Config{Brokers: []string{broker}, Topic: fmt.Sprintf("earshot.bench.agg.%d", run), Partitions: 4, ReplicationFactor: 1}
+	if err := eventlog.EnsureTopic(ctx, kcfg); err != nil {
 		return err
 	}
 	recs := stream(listeners, 5)

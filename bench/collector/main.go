@@ -20,9 +20,9 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/earshot/earshot/internal/collector"
+	"github.com/earshot/earshot/internal/eventlog"
 	"github.com/earshot/earshot/pkg/client"
-	"github.com/earshot/earshot/pkg/collector"
-	"github.com/earshot/earshot/pkg/kafka"
 )
 
 func main() {
@@ -55,8 +55,8 @@ func (r result) pct(p float64) time.Duration {
 
 func run(broker string, d time.Duration, workers, batch int) error {
 	ctx := context.Background()
-	kcfg := kafka.Config{Brokers: []string{broker}, Topic: fmt.Sprintf("earshot.bench.%d", time.Now().UnixNano()), Partitions: 12, ReplicationFactor: 1}
-	if err := kafka.EnsureTopic(ctx, kcfg); err != nil {
+	kcfg := eventlog.Config{Brokers: []string{broker}, Topic: fmt.Sprintf("earshot.bench.%d", time.Now().UnixNano()), Partitions: 12, ReplicationFactor: 1}
+	if err := eventlog.EnsureTopic(ctx, kcfg); err != nil {
 		return err
 	}
 	cfg := collector.DefaultConfig()

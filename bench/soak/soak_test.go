@@ -31,12 +31,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/internal/chconn"
+	"github.com/earshot/earshot/internal/report"
+	"github.com/earshot/earshot/internal/sim"
 	"github.com/earshot/earshot/internal/testenv"
 	"github.com/earshot/earshot/internal/ticket"
-	"github.com/earshot/earshot/pkg/chconn"
 	"github.com/earshot/earshot/pkg/client"
-	"github.com/earshot/earshot/pkg/report"
-	"github.com/earshot/earshot/pkg/sim"
 	"github.com/earshot/earshot/schema"
 )
 

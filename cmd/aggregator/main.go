@@ -14,11 +14,11 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/earshot/earshot/pkg/aggregator"
-	"github.com/earshot/earshot/pkg/chconn"
-	"github.com/earshot/earshot/pkg/config"
-	"github.com/earshot/earshot/pkg/kafka"
-	"github.com/earshot/earshot/pkg/logging"
+	"github.com/earshot/earshot/internal/aggregator"
+	"github.com/earshot/earshot/internal/chconn"
+	"github.com/earshot/earshot/internal/config"
+	"github.com/earshot/earshot/internal/eventlog"
+	"github.com/earshot/earshot/internal/logging"
 	"github.com/earshot/earshot/schema"
 )
 
@@ -65,7 +65,7 @@ func run() error {
 		}
 		log.Info("migrations applied", "applied", applied)
 	}
-	if err := kafka.EnsureTopic(octx, cfg.Kafka); err != nil {
+	if err := eventlog.EnsureTopic(octx, cfg.Kafka); err != nil {
 		log.Warn("cannot ensure topic; continuing", "err", err)
 	}
 	agg, err := aggregator.New(cfg, conn, log)

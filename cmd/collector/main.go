@@ -14,10 +14,10 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/earshot/earshot/pkg/collector"
-	"github.com/earshot/earshot/pkg/config"
-	"github.com/earshot/earshot/pkg/kafka"
-	"github.com/earshot/earshot/pkg/logging"
+	"github.com/earshot/earshot/internal/collector"
+	"github.com/earshot/earshot/internal/config"
+	"github.com/earshot/earshot/internal/eventlog"
+	"github.com/earshot/earshot/internal/logging"
 )
 
 func main() {
@@ -56,7 +56,7 @@ func run() error {
 	// count (for ticks and end events) then.
 	tctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	partitions := 0
-	if err := kafka.EnsureTopic(tctx, cfg.Kafka); err != nil {
+	if err := eventlog.EnsureTopic(tctx, cfg.Kafka); err != nil {
 		log.Warn("cannot ensure topic; continuing", "topic", cfg.Kafka.Topic, "err", err)
 	} else if partitions, err = producer.Partitions(tctx); err != nil {
 		log.Warn("cannot read the partition count; ticks and end events wait for Kafka", "topic", cfg.Kafka.Topic, "err", err)

@@ -11,13 +11,13 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/pflag"
 
+	"github.com/earshot/earshot/internal/claims"
+	"github.com/earshot/earshot/internal/collector"
+	"github.com/earshot/earshot/internal/render"
+	"github.com/earshot/earshot/internal/report"
+	"github.com/earshot/earshot/internal/sim"
 	"github.com/earshot/earshot/internal/ticket"
-	"github.com/earshot/earshot/pkg/claims"
 	"github.com/earshot/earshot/pkg/client"
-	"github.com/earshot/earshot/pkg/collector"
-	"github.com/earshot/earshot/pkg/render"
-	"github.com/earshot/earshot/pkg/report"
-	"github.com/earshot/earshot/pkg/sim"
 	"github.com/earshot/earshot/schema"
 )
 

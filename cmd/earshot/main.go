@@ -25,9 +25,9 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/pflag"
 
-	"github.com/earshot/earshot/pkg/chconn"
-	"github.com/earshot/earshot/pkg/config"
-	"github.com/earshot/earshot/pkg/kafka"
+	"github.com/earshot/earshot/internal/chconn"
+	"github.com/earshot/earshot/internal/config"
+	"github.com/earshot/earshot/internal/eventlog"
 )
 
 // Config is the CLI's configuration.
@@ -35,7 +35,7 @@ type Config struct {
 	ClickHouse chconn.Config `mapstructure:"clickhouse"`
 	// Kafka is where `streams close` writes a stream's end, and how many partitions must
 	// close a stream before `simulate --report` reads it.
-	Kafka kafka.Config `mapstructure:"kafka"`
+	Kafka eventlog.Config `mapstructure:"kafka"`
 }
 
 const usage = `earshot — audience measurement for live audio
@@ -107,7 +107,7 @@ func flags(name string) *pflag.FlagSet {
 
 // load reads the config.
 func load(fs *pflag.FlagSet) (Config, error) {
-	cfg := Config{ClickHouse: chconn.DefaultConfig(), Kafka: kafka.DefaultConfig()}
+	cfg := Config{ClickHouse: chconn.DefaultConfig(), Kafka: eventlog.DefaultConfig()}
 	if err := config.Load(fs, &cfg); err != nil {
 		return cfg, err
 	}

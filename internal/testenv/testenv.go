@@ -19,7 +19,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/earshot/earshot/pkg/chconn"
+	"github.com/earshot/earshot/internal/chconn"
 )
 
 // Required reports whether missing servers must fail tests instead of skipping them.

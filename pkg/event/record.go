@@ -43,7 +43,7 @@ const headerLen = 36
 type Record struct {
 	Type  Type
 	Flags uint8
-	// KeyID names the hashing key that produced Listener (see pkg/pseudo): listener keys
+	// KeyID names the hashing key that produced Listener (see internal/pseudo): listener keys
 	// from different keys are different identities.
 	KeyID uint8
 	// Listener is the keyed 64-bit hash of listener_id (0 for displayed events). Uniform, so

@@ -23,7 +23,7 @@ func benchBody(n int, nonASCII bool) []byte {
 }
 
 // benchmarkParseValidate measures ParseBody + Validate per event, the part of the collector's
-// hot path that the character and NFC checks add to (BenchmarkConvert in pkg/collector has the
+// hot path that the character and NFC checks add to (BenchmarkConvert in internal/collector has the
 // whole path).
 func benchmarkParseValidate(b *testing.B, nonASCII bool) {
 	const n = 500

@@ -1,0 +1,209 @@
+// Package claims checks public audience claims against what earshot measured (SPEC, "Claims
+// and verdicts").
+package claims
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/earshot/earshot/internal/report"
+	"github.com/earshot/earshot/internal/sketch"
+)
+
+// Metrics a claim can be about.
+const (
+	// MetricConcurrent: "N are listening right now" — compared with the connected listeners
+	// at the peak second of the minute the claim was made in (or of the stream, without said_at).
+	MetricConcurrent = "concurrent"
+	// MetricCume: "N listened" — distinct listeners over the whole stream.
+	MetricCume = "cume"
+	// MetricDisplayed: a figure the platform showed — compared with the displayed counter.
+	MetricDisplayed = "displayed"
+)
+
+// Claim is one public statement about an audience.
+type Claim struct {
+	ID           string    `json:"claim_id"`
+	StreamID     string    `json:"stream_id"`
+	Claimant     string    `json:"claimant"`
+	Quote        string    `json:"quote"`
+	ClaimedValue float64   `json:"claimed_value"`
+	Metric       string    `json:"metric"`
+	SaidAt       time.Time `json:"said_at"`
+	SourceURL    string    `json:"source_url"`
+}
+
+// Validate names the first field that is wrong.
+func (c Claim) Validate() error {
+	switch {
+	case c.ID == "":
+		return errors.New("claim_id is required")
+	case c.StreamID == "":
+		return fmt.Errorf("claim %s: stream_id is required", c.ID)
+	case c.ClaimedValue < 0 || math.IsNaN(c.ClaimedValue):
+		return fmt.Errorf("claim %s: claimed_value must be a non-negative number", c.ID)
+	case c.Metric != MetricConcurrent && c.Metric != MetricCume && c.Metric != MetricDisplayed:
+		return fmt.Errorf("claim %s: metric must be concurrent, cume or displayed", c.ID)
+	}
+	return nil
+}
+
+// LoadFile reads a JSON array of claims.
+func LoadFile(path string) ([]Claim, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var cs []Claim
+	if err := json.Unmarshal(data, &cs); err != nil {
+		return nil, fmt.Errorf("cannot parse %s: %w", path, err)
+	}
+	for _, c := range cs {
+		if err := c.Validate(); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return cs, nil
+}
+
+// Store inserts claims (re-adding a claim id replaces it).
+func Store(ctx context.Context, conn driver.Conn, cs []Claim) error {
+	batch, err := conn.PrepareBatch(ctx, "INSERT INTO claims")
+	if err != nil {
+		return fmt.Errorf("cannot prepare claims insert: %w", err)
+	}
+	now := time.Now().UTC()
+	for _, c := range cs {
+		if err := batch.Append(c.ID, c.StreamID, c.Claimant, c.Quote, c.ClaimedValue, c.Metric, c.SaidAt.UTC(), c.SourceURL, now); err != nil {
+			return err
+		}
+	}
+	return batch.Send()
+}
+
+// ForStream returns the stored claims about a stream.
+func ForStream(ctx context.Context, conn driver.Conn, stream string) ([]Claim, error) {
+	rows, err := conn.Query(ctx, `SELECT claim_id, stream_id, claimant, quote, claimed_value, metric, said_at, source_url
+		FROM claims FINAL WHERE stream_id = ? ORDER BY said_at, claim_id`, stream)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read claims: %w", err)
+	}
+	defer rows.Close()
+	var out []Claim
+	for rows.Next() {
+		var c Claim
+		if err := rows.Scan(&c.ID, &c.StreamID, &c.Claimant, &c.Quote, &c.ClaimedValue, &c.Metric, &c.SaidAt, &c.SourceURL); err != nil {
+			return nil, err
+		}
+		if c.SaidAt.Unix() <= 0 {
+			c.SaidAt = time.Time{} // stored as the epoch: not given
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Verdict kinds.
+const (
+	Consistent    = "consistent"
+	Overstated    = "overstated"
+	Understated   = "understated"
+	NotMeasurable = "not measurable"
+)
+
+// Figure is a measured number a reader may compare a claim with.
+type Figure struct {
+	Name  string
+	Count sketch.Count
+	Note  string
+}
+
+// Verdict is the outcome of checking one claim.
+type Verdict struct {
+	Claim Claim
+	Kind  string
+	// Factor is claimed/measured (overstated) or measured/claimed (understated).
+	Factor    float64
+	Measured  Figure
+	Tolerance float64
+	Reason    string
+	// Context lists the other figures a reader may confuse the claim with.
+	Context []Figure
+}
+
+// Check compares c with the stream's report (nil: no data). tolerance is relative (0.05: a
+// claim within 5 % of the interval is consistent; public figures are rounded).
+func Check(c Claim, r *report.Stream, tolerance float64) Verdict {
+	v := Verdict{Claim: c, Tolerance: tolerance}
+	if r == nil {
+		v.Kind, v.Reason = NotMeasurable, "no data for this stream"
+		return v
+	}
+	v.Context = []Figure{
+		{Name: "displayed by the platform (max)", Count: exact(float64(r.DisplayedMax)), Note: "the platform's own counter"},
+		{Name: "peak concurrent connected", Count: exact(float64(r.PeakConcurrent)), Note: at(r.PeakConcurrentAt)},
+		{Name: "peak concurrent hearing", Count: exact(float64(r.PeakHearing)), Note: at(r.PeakHearingAt)},
+		{Name: "cume connected", Count: r.CumeConnected, Note: "distinct listeners, whole stream"},
+		{Name: "cume hearing", Count: r.CumeHearing, Note: "distinct listeners who heard ≥ 2 s in some minute"},
+		{Name: "cume qualified", Count: r.CumeQualified, Note: "distinct listeners with a ≥ 60 s session"},
+	}
+	switch c.Metric {
+	case MetricConcurrent:
+		if !c.SaidAt.IsZero() {
+			m, ok := r.At(c.SaidAt)
+			if !ok {
+				v.Kind, v.Reason = NotMeasurable, "no measurement in the minute the claim was made ("+c.SaidAt.UTC().Format(time.RFC3339)+")"
+				return v
+			}
+			v.Measured = Figure{Name: "peak concurrent connected in the minute of the claim", Count: exact(float64(m.PeakConcurrent)),
+				Note: m.Start.Format("15:04 UTC")}
+		} else {
+			v.Measured = v.Context[1]
+		}
+	case MetricCume:
+		v.Measured = v.Context[3]
+	case MetricDisplayed:
+		if !r.HasDisplayed() {
+			v.Kind, v.Reason = NotMeasurable, "the platform's displayed counter was not reported"
+			return v
+		}
+		v.Measured = v.Context[0]
+	}
+	lo, hi := v.Measured.Count.Lo*(1-tolerance), v.Measured.Count.Hi*(1+tolerance)
+	switch {
+	case c.ClaimedValue > hi:
+		v.Kind, v.Factor = Overstated, c.ClaimedValue/math.Max(v.Measured.Count.Hi, 1)
+	case c.ClaimedValue < lo:
+		v.Kind, v.Factor = Understated, v.Measured.Count.Lo/math.Max(c.ClaimedValue, 1)
+	default:
+		v.Kind, v.Factor = Consistent, 1
+	}
+	return v
+}
+
+func exact(v float64) sketch.Count { return sketch.Count{Value: v, Lo: v, Hi: v, Exact: true} }
+
+func at(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return "at " + t.UTC().Format("15:04:05 UTC")
+}
+
+// String is the one-line verdict, e.g. "overstated by ×48.2".
+func (v Verdict) String() string {
+	switch v.Kind {
+	case Overstated, Understated:
+		return fmt.Sprintf("%s by ×%.1f", v.Kind, v.Factor)
+	case NotMeasurable:
+		return v.Kind + ": " + v.Reason
+	}
+	return fmt.Sprintf("%s (within the 95%% interval ± %.0f%%)", v.Kind, v.Tolerance*100)
+}
