@@ -1,0 +1,63 @@
+package result
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Int formats a count with a space between thousands, as style guides for numbers in news
+// copy do across languages: 60 000 000.
+func Int(v float64) string {
+	s := strconv.FormatFloat(math.Round(v), 'f', 0, 64)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// Short formats a large count the way apps display it: 1.2M, 45.3K, 821.
+func Short(v float64) string {
+	trim := func(s string) string { return strings.TrimSuffix(s, ".0") }
+	switch a := math.Abs(v); {
+	case a >= 1e9:
+		return trim(fmt.Sprintf("%.1f", v/1e9)) + "B"
+	case a >= 1e6:
+		return trim(fmt.Sprintf("%.1f", v/1e6)) + "M"
+	case a >= 1e4:
+		return trim(fmt.Sprintf("%.1f", v/1e3)) + "K"
+	}
+	return Int(v)
+}
+
+// Factor formats a ratio for a sentence: ×1.4, ×48, ×73 000 (two significant digits above
+// 100: more would claim a precision the comparison does not have).
+func Factor(k float64) string {
+	switch {
+	case k < 10:
+		return "×" + strconv.FormatFloat(k, 'f', 1, 64)
+	case k < 100:
+		return "×" + strconv.FormatFloat(k, 'f', 0, 64)
+	}
+	p := math.Pow(10, math.Floor(math.Log10(k))-1)
+	return "×" + Int(math.Round(k/p)*p)
+}
+
+// Amount is a distinct count for a sentence: "821 (exact)" or
+// "1 234 000 (95 % 1 230 000–1 238 000)".
+func Amount(c Count) string {
+	if c.Exact {
+		return Int(c.Value) + " (exact)"
+	}
+	return fmt.Sprintf("%s (95 %% %s–%s)", Int(c.Value), Int(c.Lo), Int(c.Hi))
+}
