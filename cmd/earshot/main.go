@@ -1,28 +1,29 @@
-// Command earshot is the command-line tool: migrate the ClickHouse schema, simulate a live
-// stream through a collector, store claims, report a stream's audience with claim verdicts,
-// and verify sketches against exact counts.
-//
-//	earshot migrate
-//	earshot simulate --collector http://127.0.0.1:8080 --token T [--listeners 2000] [--report]
-//	earshot claims add FILE.json | earshot claims list --stream ID
-//	earshot report --stream ID [--from T --to T] [--minutes]
-//	earshot verify --stream ID
-//	earshot streams close ID
-//	earshot ticket --stream ID --listener ID [--ttl 24h] [--key-env VAR]
+// Command earshot is the command-line tool of earshot: migrate the ClickHouse schema, simulate
+// a live stream through a collector, store claims, report a stream's audience with claim
+// verdicts in several formats, check one figure in one sentence, serve the web page, and audit
+// sketches against exact counts. `earshot --help` lists the commands, `earshot help COMMAND`
+// shows each one's flags and examples.
 //
 // ClickHouse and Kafka settings come from config like every binary: --config,
 // EARSHOT_CLICKHOUSE_*, EARSHOT_KAFKA_*, --set clickhouse.addr=...
+//
+// Exit codes: 0 success; 1 the command failed (a server unreachable, a file invalid, …);
+// 2 the command line is wrong (unknown command or flag, a missing required flag); 3 `earshot
+// audit` found an exact count outside its sketch's interval.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/earshot/earshot/internal/chconn"
@@ -38,89 +39,140 @@ type Config struct {
 	Kafka eventlog.Config `mapstructure:"kafka"`
 }
 
-const usage = `earshot — audience measurement for live audio
+// Exit codes (documented in the package comment and in `earshot --help`).
+const (
+	exitFailed = 1
+	exitUsage  = 2
+	exitAudit  = 3
+)
 
-usage:
-  earshot migrate                      apply ClickHouse migrations
-  earshot simulate [flags]             send a simulated live stream through a collector
-  earshot claims add FILE.json         store claims (JSON array)
-  earshot claims list --stream ID      list a stream's claims
-  earshot report --stream ID [flags]   measured audience and claim verdicts
-  earshot verify --stream ID           audit sketches against exact counts from raw events
-  earshot streams close ID             end a stream: every figure of it becomes final
-  earshot ticket [flags]               sign a listener ticket, as a platform's backend does
-  earshot config [--config F --set k=v] print the configuration in effect (secrets as <secret>)
+// usageError is a wrong command line: exit code 2 and the command's usage.
+type usageError struct{ error }
 
-run "earshot COMMAND --help" for a command's flags`
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// errAuditFailed: the exact count is outside the sketch's interval (exit code 3).
+var errAuditFailed = errors.New("audit failed")
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
-		fmt.Println(usage)
-		return
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	var err error
-	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
-	case "migrate":
-		err = migrate(ctx, args)
-	case "simulate":
-		err = simulate(ctx, args)
-	case "claims":
-		err = claimsCmd(ctx, args)
-	case "report":
-		err = reportCmd(ctx, args)
-	case "verify":
-		err = verify(ctx, args)
-	case "streams":
-		err = streamsCmd(ctx, args)
-	case "ticket":
-		err = ticketCmd(args, os.Stdout, os.Stderr)
-	case "config":
-		err = configCmd(args)
-	default:
-		err = fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "earshot:", err)
-		os.Exit(1)
-	}
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-// configCmd prints the CLI's configuration in effect.
-func configCmd(args []string) error {
-	fs := flags("config")
-	fs.Parse(args)
-	cfg, err := load(fs)
-	if err != nil {
-		return err
+// run executes the command line args and returns the exit code.
+func run(ctx context.Context, args []string, out, errOut io.Writer) int {
+	root := newRoot(out, errOut)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return 0
 	}
-	return config.Print(os.Stdout, &cfg)
+	fmt.Fprintln(errOut, "earshot:", err)
+	var ue usageError
+	switch {
+	case errors.As(err, &ue) || isCobraUsage(err):
+		fmt.Fprintf(errOut, "run %q for usage\n", cmd.CommandPath()+" --help")
+		return exitUsage
+	case errors.Is(err, errAuditFailed):
+		return exitAudit
+	}
+	return exitFailed
 }
 
-// flags returns a flag set with the config flags.
-func flags(name string) *pflag.FlagSet {
-	fs := pflag.NewFlagSet("earshot "+name, pflag.ExitOnError)
-	config.Flags(fs)
-	return fs
+// isCobraUsage recognises cobra's own command-line errors (it has no error types for them).
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "required flag", "accepts ", "requires at least", "invalid argument"} {
+		if len(msg) >= len(p) && msg[:len(p)] == p {
+			return true
+		}
+	}
+	return false
 }
 
-// load reads the config.
-func load(fs *pflag.FlagSet) (Config, error) {
+func newRoot(out, errOut io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "earshot",
+		Short: "Audience measurement for live audio: measured listeners, claims and verdicts",
+		Long: `earshot measures the real audience of live audio streams from client telemetry and checks
+displayed or claimed audience figures against what was measured, with 95 % intervals.
+
+Settings (ClickHouse, Kafka) come from --config FILE, EARSHOT_* environment variables
+(EARSHOT_CLICKHOUSE_ADDR, EARSHOT_KAFKA_BROKERS, ...) or --set key=value.
+
+Exit codes: 0 success, 1 the command failed, 2 wrong command line, 3 audit found an exact
+count outside its interval.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(out)
+	root.SetErr(errOut)
+	config.Flags(root.PersistentFlags())
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddGroup(&cobra.Group{ID: "read", Title: "Reading the figures:"}, &cobra.Group{ID: "write", Title: "Claims and streams:"},
+		&cobra.Group{ID: "ops", Title: "Setting up and testing:"})
+	for _, c := range []*cobra.Command{reportCommand(), checkCommand(), auditCommand()} {
+		c.GroupID = "read"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{claimsCommand(), streamsCommand()} {
+		c.GroupID = "write"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{migrateCommand(), simulateCommand(), ticketCommand(), configCommand()} {
+		c.GroupID = "ops"
+		root.AddCommand(c)
+	}
+	return root
+}
+
+// load reads the config (flags --config and --set of cmd, the environment, the defaults).
+func load(cmd *cobra.Command) (Config, error) {
 	cfg := Config{ClickHouse: chconn.DefaultConfig(), Kafka: eventlog.DefaultConfig()}
-	if err := config.Load(fs, &cfg); err != nil {
-		return cfg, err
-	}
-	return cfg, nil
+	return cfg, config.Load(cmd.Flags(), &cfg)
 }
 
 // open loads the config and connects to ClickHouse.
-func open(ctx context.Context, fs *pflag.FlagSet) (driver.Conn, error) {
-	cfg, err := load(fs)
+func open(cmd *cobra.Command) (driver.Conn, error) {
+	cfg, err := load(cmd)
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	cctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 	defer cancel()
 	return chconn.Open(cctx, cfg.ClickHouse)
+}
+
+// required fails with a usage error when a flag was not given.
+func required(fs *pflag.FlagSet, names ...string) error {
+	for _, n := range names {
+		if !fs.Changed(n) {
+			return usagef("--%s is required", n)
+		}
+	}
+	return nil
+}
+
+// parseTime reads a flag's RFC 3339 time (zero when empty).
+func parseTime(flag, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, usagef("--%s: want RFC 3339, e.g. 2024-08-13T01:00:00Z: %v", flag, err)
+	}
+	return t, nil
+}
+
+// exactArgs is cobra.ExactArgs as a usage error.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
 }

@@ -4,6 +4,8 @@ package claims
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -206,4 +208,12 @@ func (v Verdict) String() string {
 		return v.Kind + ": " + v.Reason
 	}
 	return fmt.Sprintf("%s (within the 95%% interval ± %.0f%%)", v.Kind, v.Tolerance*100)
+}
+
+// NewID derives a claim id from what the claim says (stream, metric, value, time, claimant), so
+// that checking and saving the same claim twice stores it once.
+func NewID(c Claim) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%g\x00%d\x00%s", c.StreamID, c.Metric, c.ClaimedValue, c.SaidAt.Unix(), c.Claimant)
+	return "c-" + hex.EncodeToString(h.Sum(nil))[:12]
 }

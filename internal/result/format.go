@@ -53,11 +53,11 @@ func Factor(k float64) string {
 	return "×" + Int(math.Round(k/p)*p)
 }
 
-// Amount is a distinct count for a sentence: "821 (exact)" or
-// "1 234 000 (95 % 1 230 000–1 238 000)".
-func Amount(c Count) string {
+// Amount is a count of noun for a sentence: "821 listeners (exact)" or
+// "1 234 000 listeners (95 % 1 230 000–1 238 000)".
+func Amount(c Count, noun string) string {
 	if c.Exact {
-		return Int(c.Value) + " (exact)"
+		return Int(c.Value) + " " + noun + " (exact)"
 	}
-	return fmt.Sprintf("%s (95 %% %s–%s)", Int(c.Value), Int(c.Lo), Int(c.Hi))
+	return fmt.Sprintf("%s %s (95 %% %s–%s)", Int(c.Value), noun, Int(c.Lo), Int(c.Hi))
 }

@@ -62,19 +62,19 @@ type Peak struct {
 // Totals are the whole range's figures.
 type Totals struct {
 	// DisplayedMax is the platform's own counter at its largest (null: never reported).
-	DisplayedMax          *Peak   `json:"displayed_max"`
-	PeakConcurrent        Peak    `json:"peak_concurrent"`
-	PeakConcurrentHearing Peak    `json:"peak_concurrent_hearing"`
-	CumeConnected         Count   `json:"cume_connected"`
-	CumeHearing           Count   `json:"cume_hearing"`
-	CumeQualified         Count   `json:"cume_qualified"`
-	AQHPersons            float64 `json:"aqh_persons"`
-	TSLSeconds            float64 `json:"tsl_seconds"`
-	PlayedMS              uint64  `json:"played_ms"`
-	PlayedTrimmedMS       uint64  `json:"played_trimmed_ms"`
-	Joins                 uint64  `json:"joins"`
-	StartFailures         uint64  `json:"start_failures"`
-	Errors                uint64  `json:"errors"`
+	DisplayedMax          *Peak             `json:"displayed_max"`
+	PeakConcurrent        Peak              `json:"peak_concurrent"`
+	PeakConcurrentHearing Peak              `json:"peak_concurrent_hearing"`
+	CumeConnected         Count             `json:"cume_connected"`
+	CumeHearing           Count             `json:"cume_hearing"`
+	CumeQualified         Count             `json:"cume_qualified"`
+	AQHPersons            float64           `json:"aqh_persons"`
+	TSLSeconds            float64           `json:"tsl_seconds"`
+	PlayedMS              uint64            `json:"played_ms"`
+	PlayedTrimmedMS       uint64            `json:"played_trimmed_ms"`
+	Joins                 uint64            `json:"joins"`
+	StartFailures         uint64            `json:"start_failures"`
+	Errors                uint64            `json:"errors"`
 	ErrorsByCode          map[string]uint64 `json:"errors_by_code"`
 	// Authenticated of Listed distinct connected listeners carried a signed listener ticket.
 	Authenticated uint64   `json:"authenticated"`

@@ -21,16 +21,16 @@ func sentence(v Verdict, r *report.Stream) string {
 	switch c.Metric {
 	case claims.MetricConcurrent:
 		if inMinute {
-			fmt.Fprintf(&b, "At %s, %s listeners were connected and %s could hear", hhmm(m.Start),
-				Amount(exact(m.PeakConcurrent)), Int(float64(m.PeakHearing)))
+			fmt.Fprintf(&b, "At %s, %s were connected and %s could hear", hhmm(m.Start),
+				Amount(exact(m.PeakConcurrent), "listeners"), Int(float64(m.PeakHearing)))
 		} else {
-			fmt.Fprintf(&b, "At the stream's peak%s, %s listeners were connected; at most %s could hear at once",
+			fmt.Fprintf(&b, "At the stream's peak%s, %s were connected; at most %s could hear at once",
 				atClock(r.PeakConcurrentAt.IsZero(), r.PeakConcurrentAt.Format("15:04:05 UTC")),
-				Amount(exact(r.PeakConcurrent)), Int(float64(r.PeakHearing)))
+				Amount(exact(r.PeakConcurrent), "listeners"), Int(float64(r.PeakHearing)))
 		}
 	case claims.MetricCume:
-		fmt.Fprintf(&b, "Over the stream, %s distinct listeners connected and %s heard audio",
-			Amount(count(r.CumeConnected)), Amount(count(r.CumeHearing)))
+		fmt.Fprintf(&b, "Over the stream, %s connected and %s heard audio",
+			Amount(count(r.CumeConnected), "distinct listeners"), Amount(count(r.CumeHearing), "listeners"))
 	case claims.MetricDisplayed:
 		fmt.Fprintf(&b, "The platform's counter showed at most %s%s", Int(float64(r.DisplayedMax)),
 			atClock(r.DisplayedMaxAt.IsZero(), r.DisplayedMaxAt.Format("15:04 UTC")))
@@ -70,4 +70,6 @@ func atClock(unknown bool, s string) string {
 	return " (" + s + ")"
 }
 
-func exact(v uint64) Count { return Count{Value: float64(v), Lo: float64(v), Hi: float64(v), Exact: true} }
+func exact(v uint64) Count {
+	return Count{Value: float64(v), Lo: float64(v), Hi: float64(v), Exact: true}
+}

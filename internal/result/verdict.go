@@ -10,12 +10,12 @@ import (
 // figureMetric names claims' figures by the metric keys of Definitions. claims.Check names its
 // figures for people; the result adds the stable key a program (or the page's definitions) uses.
 var figureMetric = map[string]string{
-	"displayed by the platform (max)":                      "displayed_max",
-	"peak concurrent connected":                            "peak_concurrent",
-	"peak concurrent hearing":                              "peak_concurrent_hearing",
-	"cume connected":                                       "cume_connected",
-	"cume hearing":                                         "cume_hearing",
-	"cume qualified":                                       "cume_qualified",
+	"displayed by the platform (max)": "displayed_max",
+	"peak concurrent connected":       "peak_concurrent",
+	"peak concurrent hearing":         "peak_concurrent_hearing",
+	"cume connected":                  "cume_connected",
+	"cume hearing":                    "cume_hearing",
+	"cume qualified":                  "cume_qualified",
 	"peak concurrent connected in the minute of the claim": "peak_concurrent_minute",
 }
 

@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"strings"
 	"testing"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/earshot/earshot/internal/claims"
-	"github.com/earshot/earshot/internal/report"
-	"github.com/earshot/earshot/internal/sketch"
+	"github.com/earshot/earshot/internal/result"
 )
 
 // hostile holds what a stored value can do to a terminal: clear the screen, return the
@@ -19,24 +16,6 @@ import (
 // come from the database, which may hold rows written before the collector refused such
 // characters, or written by anyone with insert rights.
 const hostile = "\x1b[2J\r\nverdict: Consistent\u202e\x9b31m\x1b]8;;http://evil\x07\xff"
-
-func testStream(id, code string) *report.Stream {
-	at := time.Date(2024, 8, 13, 1, 0, 0, 0, time.UTC)
-	return &report.Stream{
-		StreamID: id, From: at, To: at.Add(time.Minute),
-		Minutes:        []report.Minute{{Start: at, PeakConcurrent: 900, Final: true}},
-		PeakConcurrent: 900, PeakConcurrentAt: at.Add(30 * time.Second),
-		CumeConnected: sketch.Count{Value: 900, Lo: 900, Hi: 900, Exact: true},
-		Errors:        3, ErrorsByCode: map[string]uint64{code: 3},
-		FinalTo: at.Add(time.Minute),
-	}
-}
-
-func testVerdict(s string) claims.Verdict {
-	return claims.Verdict{Kind: claims.Overstated, Factor: 2,
-		Claim: claims.Claim{ID: "c" + s, StreamID: "s" + s, Claimant: "Someone" + s, Quote: "60 million" + s,
-			ClaimedValue: 1800, Metric: claims.MetricConcurrent + s, SourceURL: "https://example.com/" + s}}
-}
 
 // checkSafe fails if out holds anything that could act on a terminal but the line breaks and
 // tabs of the layout, or has more lines than the same output of benign values: every hostile
@@ -54,29 +33,57 @@ func checkSafe(t *testing.T, out, benign string) {
 	}
 }
 
-func TestReportEscapesStoredText(t *testing.T) {
-	var benign, out bytes.Buffer
-	Report(&benign, testStream("space-1", "network"), []claims.Verdict{testVerdict("")}, true)
-	Report(&out, testStream("space-1"+hostile, "network"+hostile), []claims.Verdict{testVerdict(hostile)}, true)
-	checkSafe(t, out.String(), benign.String())
+func TestTableAndMarkdownEscapeStoredText(t *testing.T) {
+	benignRes, hostileRes := fixture("space-1", "network", ""), fixture("space-1"+hostile, "network"+hostile, hostile)
+	for _, format := range []string{"table", "markdown"} {
+		var benign, out bytes.Buffer
+		Write(&benign, format, benignRes, true)
+		Write(&out, format, hostileRes, true)
+		checkSafe(t, out.String(), benign.String())
+	}
+	var out bytes.Buffer
+	Table(&out, hostileRes, false)
 	// Ordinary text stays as it is, and the escaped text is still readable.
-	if !strings.Contains(out.String(), `space-1\x1b[2J\r\n`) || !strings.Contains(benign.String(), "stream space-1,") {
-		t.Errorf("escaped form:\n%s\n%s", out.String(), benign.String())
+	if !strings.Contains(out.String(), `space-1\x1b[2J\r\n`) {
+		t.Errorf("escaped form:\n%s", out.String())
 	}
 }
 
-func TestNoDataAndClaimsEscapeStoredText(t *testing.T) {
+func TestCheckAndClaimsEscapeStoredText(t *testing.T) {
+	benignRes, hostileRes := fixture("space-1", "network", ""), fixture("space-1"+hostile, "network"+hostile, hostile)
 	var benign, out bytes.Buffer
-	NoData(&benign, "space-1", []claims.Verdict{testVerdict("")}, report.ErrNoData)
-	NoData(&out, "space-1"+hostile, []claims.Verdict{testVerdict(hostile)}, report.ErrNoData)
+	Check(&benign, benignRes, benignRes.Claims[0])
+	Check(&out, hostileRes, hostileRes.Claims[0])
 	checkSafe(t, out.String(), benign.String())
 	benign.Reset()
 	out.Reset()
-	Claims(&benign, []claims.Claim{testVerdict("").Claim})
-	Claims(&out, []claims.Claim{testVerdict(hostile).Claim})
+	Claims(&benign, []result.Claim{benignRes.Claims[0].Claim})
+	Claims(&out, []result.Claim{hostileRes.Claims[0].Claim})
 	checkSafe(t, out.String(), benign.String())
 	if got, want := strings.Count(out.String(), "\t"), strings.Count(benign.String(), "\t"); got != want {
 		t.Errorf("%d columns, want %d", got, want)
+	}
+}
+
+// TestMarkdownKeepsQuotesAsText: a quote cannot open an HTML tag, a link or a table cell when
+// the Markdown is pasted into a CMS.
+func TestMarkdownKeepsQuotesAsText(t *testing.T) {
+	var out bytes.Buffer
+	Markdown(&out, fixture("space-1", "net|work", ""), false)
+	md := out.String()
+	if strings.Contains(md, "<script>") {
+		t.Errorf("a raw <script> tag:\n%s", md)
+	}
+	if !strings.Contains(md, `&lt;script&gt;document.title='pwned'&lt;/script&gt;`) && !strings.Contains(md, `&lt;script\>`) {
+		t.Errorf("the quote is not shown as text:\n%s", md)
+	}
+	for _, line := range strings.Split(md, "\n") {
+		if strings.HasPrefix(line, "| client errors") && strings.Count(strings.ReplaceAll(line, `\|`, ""), "|") != 5 {
+			t.Errorf("an error code added a cell: %s", line)
+		}
+	}
+	if !strings.Contains(md, `Anon \| \*bold\* \[x\]\(y\)`) {
+		t.Errorf("claimant not escaped:\n%s", md)
 	}
 }
 

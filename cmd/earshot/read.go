@@ -1,0 +1,214 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/earshot/earshot/internal/claims"
+	"github.com/earshot/earshot/internal/render"
+	"github.com/earshot/earshot/internal/report"
+	"github.com/earshot/earshot/internal/result"
+)
+
+func reportCommand() *cobra.Command {
+	var stream, from, to, format string
+	var minutes bool
+	var tolerance float64
+	c := &cobra.Command{
+		Use:   "report --stream ID [--from T --to T] [--format table|json|csv|markdown]",
+		Short: "A stream's measured audience and the verdicts on its claims",
+		Long: `report reads a stream's figures from ClickHouse — peaks, cume, AQH, TSL, the minute curve, every
+distinct count with its 95 % interval — and checks every stored claim about it.
+
+Formats: table (the terminal), json (documented in docs/report.md, schema
+docs/report.schema.json), csv (the minute curve), markdown (for a CMS or a chat).`,
+		Example: `  earshot report --stream x-space-2024-08-12-sim
+  earshot report --stream x-space-2024-08-12-sim --minutes
+  earshot report --stream x-space-2024-08-12-sim --from 2024-08-13T00:45:00Z --to 2024-08-13T01:15:00Z
+  earshot report --stream x-space-2024-08-12-sim --format json > report.json
+  earshot report --stream x-space-2024-08-12-sim --format csv > curve.csv`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := required(cmd.Flags(), "stream"); err != nil {
+				return err
+			}
+			f, err := parseTime("from", from)
+			if err != nil {
+				return err
+			}
+			t, err := parseTime("to", to)
+			if err != nil {
+				return err
+			}
+			if !validFormat(format) {
+				return usagef("--format %q: want one of %s", format, strings.Join(render.Formats, ", "))
+			}
+			conn, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			res, err := result.Load(cmd.Context(), conn, stream, f, t, tolerance)
+			if err != nil {
+				return err
+			}
+			return render.Write(cmd.OutOrStdout(), format, res, minutes)
+		},
+	}
+	fs := c.Flags()
+	fs.StringVar(&stream, "stream", "", "stream id (required)")
+	fs.StringVar(&from, "from", "", "start of the range, RFC 3339, minute-aligned (default: the stream's first minute)")
+	fs.StringVar(&to, "to", "", "end of the range, exclusive (default: after its last minute)")
+	fs.StringVar(&format, "format", "table", "output: "+strings.Join(render.Formats, ", "))
+	fs.BoolVar(&minutes, "minutes", false, "add the per-minute curve to the table or markdown")
+	fs.Float64Var(&tolerance, "tolerance", result.Tolerance, "relative tolerance of verdicts (public figures are rounded)")
+	c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(render.Formats, cobra.ShellCompDirectiveNoFileComp))
+	return c
+}
+
+func validFormat(f string) bool {
+	for _, x := range render.Formats {
+		if f == x {
+			return true
+		}
+	}
+	return f == "md"
+}
+
+func checkCommand() *cobra.Command {
+	var c claims.Claim
+	var at, format string
+	var save bool
+	var tolerance float64
+	cmd := &cobra.Command{
+		Use:   "check --stream ID --claimed N --metric concurrent|cume|displayed [--at T]",
+		Short: "Check one audience figure against the measurement, in one sentence",
+		Long: `check compares one claimed figure with what earshot measured and prints one sentence to paste:
+what was measured when the claim was made, the verdict with its factor, and the platform's
+displayed counter; then the figures the claim is often confused with.
+
+Metrics: concurrent ("N are listening right now": connected listeners at the peak second of
+the minute of --at, or of the stream), cume ("N listened": distinct listeners over the
+stream), displayed (a figure the platform's app showed).
+
+--save stores the claim (its id is derived from stream, metric, value, time and claimant, so
+saving twice stores it once); report and the web page then show it.`,
+		Example: `  earshot check --stream x-space-2024-08-12-sim --claimed 60000000 --metric concurrent --at 2024-08-13T01:00:00Z
+  earshot check --stream x-space-2024-08-12-sim --claimed 1200000 --metric displayed --format json
+  earshot check --stream x-space-2024-08-12-sim --claimed 60000000 --metric concurrent --at 2024-08-13T01:00:00Z \
+      --claimant "Donald Trump" --quote "60 million people are listening" --source https://example.org/clip --save`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := required(cmd.Flags(), "stream", "claimed", "metric"); err != nil {
+				return err
+			}
+			t, err := parseTime("at", at)
+			if err != nil {
+				return err
+			}
+			if format != "table" && format != "json" {
+				return usagef("--format %q: want table or json", format)
+			}
+			c.SaidAt = t
+			c.ID = claims.NewID(c)
+			if err := c.Validate(); err != nil {
+				return usageError{err}
+			}
+			conn, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			extra := []claims.Claim{c}
+			if save {
+				if err := claims.Store(cmd.Context(), conn, extra); err != nil {
+					return err
+				}
+				extra = nil // stored: Load reads it back with the others
+			}
+			res, err := result.Load(cmd.Context(), conn, c.StreamID, time.Time{}, time.Time{}, tolerance, extra...)
+			if err != nil {
+				return err
+			}
+			v, ok := verdictOf(res, c.ID)
+			if !ok {
+				return fmt.Errorf("claim %s was stored but not read back", c.ID)
+			}
+			out := cmd.OutOrStdout()
+			if format == "json" {
+				return render.VerdictJSON(out, v)
+			}
+			render.Check(out, res, v)
+			if save {
+				fmt.Fprintf(out, "\nsaved as claim %s\n", c.ID)
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&c.StreamID, "stream", "", "stream id (required)")
+	fs.Float64Var(&c.ClaimedValue, "claimed", 0, "the claimed figure, e.g. 60000000 (required)")
+	fs.StringVar(&c.Metric, "metric", "", "what the claim counts: concurrent, cume or displayed (required)")
+	fs.StringVar(&at, "at", "", "when it was said, RFC 3339 (concurrent: the minute compared)")
+	fs.StringVar(&c.Claimant, "claimant", "", "who said it")
+	fs.StringVar(&c.Quote, "quote", "", "what was said, verbatim")
+	fs.StringVar(&c.SourceURL, "source", "", "where it was said (http or https URL)")
+	fs.BoolVar(&save, "save", false, "store the claim")
+	fs.StringVar(&format, "format", "table", "output: table or json (the verdict object of docs/report.md)")
+	fs.Float64Var(&tolerance, "tolerance", result.Tolerance, "relative tolerance of the verdict")
+	cmd.RegisterFlagCompletionFunc("metric", cobra.FixedCompletions([]string{claims.MetricConcurrent, claims.MetricCume, claims.MetricDisplayed}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"table", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func verdictOf(res *result.Result, id string) (result.Verdict, bool) {
+	for _, v := range res.Claims {
+		if v.Claim.ID == id {
+			return v, true
+		}
+	}
+	return result.Verdict{}, false
+}
+
+func auditCommand() *cobra.Command {
+	var stream string
+	c := &cobra.Command{
+		Use:     "audit --stream ID",
+		Aliases: []string{"verify"},
+		Short:   "Audit a stream's sketches against exact counts from the raw events",
+		Long: `audit counts a stream's distinct connected listeners three ways: exactly over the raw events
+(uniqExact), with earshot's sketches (what reports use), and with ClickHouse's uniqCombined64
+states; it fails (exit code 3) when the exact count lies outside the sketch's 95 % interval.`,
+		Example: `  earshot audit --stream x-space-2024-08-12-sim`,
+		Args:    exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := required(cmd.Flags(), "stream"); err != nil {
+				return err
+			}
+			conn, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			a, err := report.RunAudit(cmd.Context(), conn, stream)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "stream %s: distinct listeners with events\n", render.Text(stream))
+			fmt.Fprintf(out, "  uniqExact over events_raw             %d\n", a.Exact)
+			fmt.Fprintf(out, "  earshot sketches (cume connected)     %s\n", report.Round(a.Sketch))
+			fmt.Fprintf(out, "  SQL uniqCombined64 (listener_minutes) %d\n", a.SQL)
+			if !a.Covered() {
+				return fmt.Errorf("%w: the exact count %d is outside the sketch's interval", errAuditFailed, a.Exact)
+			}
+			fmt.Fprintln(out, "  ok: the exact count is inside the stated interval")
+			return nil
+		},
+	}
+	c.Flags().StringVar(&stream, "stream", "", "stream id (required)")
+	return c
+}
