@@ -43,4 +43,4 @@ done
 echo "demo: collector on :8080 (admin :9464) and aggregator on :8081 are up (logs in $cache/demo/)"
 "$bin/earshot" simulate --listeners "${DEMO_LISTENERS:-2000}" --report --claims testdata/claims/x-space-2024-08-12-sim.json
 echo
-"$bin/earshot" verify --stream x-space-2024-08-12-sim
+"$bin/earshot" audit --stream x-space-2024-08-12-sim
