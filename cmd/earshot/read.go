@@ -15,10 +15,11 @@ import (
 
 func reportCommand() *cobra.Command {
 	var stream, from, to, format string
-	var minutes bool
+	var minutes, follow bool
+	var every time.Duration
 	var tolerance float64
 	c := &cobra.Command{
-		Use:   "report --stream ID [--from T --to T] [--format table|json|csv|markdown]",
+		Use:   "report --stream ID [--from T --to T] [--format table|json|csv|markdown] [--follow]",
 		Short: "A stream's measured audience and the verdicts on its claims",
 		Long: `report reads a stream's figures from ClickHouse — peaks, cume, AQH, TSL, the minute curve, every
 distinct count with its 95 % interval — and checks every stored claim about it.
@@ -29,7 +30,8 @@ docs/report.schema.json), csv (the minute curve), markdown (for a CMS or a chat)
   earshot report --stream x-space-2024-08-12-sim --minutes
   earshot report --stream x-space-2024-08-12-sim --from 2024-08-13T00:45:00Z --to 2024-08-13T01:15:00Z
   earshot report --stream x-space-2024-08-12-sim --format json > report.json
-  earshot report --stream x-space-2024-08-12-sim --format csv > curve.csv`,
+  earshot report --stream x-space-2024-08-12-sim --format csv > curve.csv
+  earshot report --stream live-space --follow --every 5s`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := required(cmd.Flags(), "stream"); err != nil {
@@ -51,11 +53,28 @@ docs/report.schema.json), csv (the minute curve), markdown (for a CMS or a chat)
 				return err
 			}
 			defer conn.Close()
-			res, err := result.Load(cmd.Context(), conn, stream, f, t, tolerance)
-			if err != nil {
-				return err
+			for {
+				res, err := result.Load(cmd.Context(), conn, stream, f, t, tolerance)
+				if err != nil {
+					return err
+				}
+				if follow && format == "table" {
+					fmt.Fprintf(cmd.OutOrStdout(), "--- %s\n", time.Now().UTC().Format("15:04:05 UTC"))
+				}
+				if err := render.Write(cmd.OutOrStdout(), format, res, minutes); err != nil {
+					return err
+				}
+				// --follow prints the report again every --every until the stream is final:
+				// a live stream's figures are provisional and grow minute by minute.
+				if !follow || res.Status == result.StatusFinal {
+					return nil
+				}
+				select {
+				case <-cmd.Context().Done():
+					return nil
+				case <-time.After(every):
+				}
 			}
-			return render.Write(cmd.OutOrStdout(), format, res, minutes)
 		},
 	}
 	fs := c.Flags()
@@ -64,6 +83,8 @@ docs/report.schema.json), csv (the minute curve), markdown (for a CMS or a chat)
 	fs.StringVar(&to, "to", "", "end of the range, exclusive (default: after its last minute)")
 	fs.StringVar(&format, "format", "table", "output: "+strings.Join(render.Formats, ", "))
 	fs.BoolVar(&minutes, "minutes", false, "add the per-minute curve to the table or markdown")
+	fs.BoolVar(&follow, "follow", false, "print the report again every --every until the stream is final (Ctrl-C stops)")
+	fs.DurationVar(&every, "every", 5*time.Second, "how often --follow prints")
 	fs.Float64Var(&tolerance, "tolerance", result.Tolerance, "relative tolerance of verdicts (public figures are rounded)")
 	c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(render.Formats, cobra.ShellCompDirectiveNoFileComp))
 	return c
