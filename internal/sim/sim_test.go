@@ -100,3 +100,64 @@ func testMatchesOracle(t *testing.T, idle bool) {
 		}
 	}
 }
+
+// TestDisplayedConnected checks the "connected" counter against a count over every plan's
+// session at each instant shown, and that the session code still matches the oracle.
+func TestDisplayedConnected(t *testing.T) {
+	sc := smallScenario()
+	sc.DisplayedSeries = DisplayedConnected
+	sc.DisplayedFactor = 1.5
+	st := Generate(sc)
+	if len(st.Displayed) < 60 {
+		t.Fatalf("%d displayed samples", len(st.Displayed))
+	}
+	varied := false
+	for _, d := range st.Displayed {
+		n := 0
+		for i := range st.Plans {
+			if st.Plans[i].Join <= d.T && d.T < sessionEnd(&st.Plans[i]) {
+				n++
+			}
+		}
+		if want := int64(float64(n) * 1.5); d.Played != want {
+			t.Fatalf("at %s: shown %d, want %d (1.5 × %d connected)", time.UnixMilli(d.T).UTC().Format("15:04:05"), d.Played, want, n)
+		}
+		varied = varied || d.Played != st.Displayed[0].Played
+	}
+	if !varied {
+		t.Fatal("the counter never changed")
+	}
+	// The plans and client events are the same as with the default counter: only the counter's
+	// values differ.
+	def := Generate(smallScenario())
+	if len(def.Plans) != len(st.Plans) || def.Events != st.Events || len(def.Displayed) != len(st.Displayed) {
+		t.Fatalf("plans %d/%d, events %d/%d, displayed %d/%d", len(def.Plans), len(st.Plans), def.Events, st.Events, len(def.Displayed), len(st.Displayed))
+	}
+	p := session.New(session.DefaultConfig(), 0)
+	minutes := map[int64]window.MinuteRow{}
+	last := feed(p, st, nil)
+	end := event.Record{Type: event.TypeEnd, Flags: event.FlagTrustedTime, StreamID: []byte(sc.StreamID), EventTime: last, ReceivedAt: last}
+	p.Add(&end, 1<<40)
+	for _, m := range p.TakeOutput().Minutes {
+		r, err := m.Row(0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		minutes[m.Start] = r
+	}
+	Compare(t, Oracle(st), func(start int64) (MinuteFigures, bool) {
+		m, ok := minutes[start]
+		return FiguresOf(m), ok
+	})
+}
+
+func TestUnknownDisplayedSeries(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic for an unknown DisplayedSeries")
+		}
+	}()
+	sc := smallScenario()
+	sc.DisplayedSeries = "views"
+	Generate(sc)
+}
