@@ -46,6 +46,10 @@ type Scenario struct {
 	// DisplayedJoined (also when empty) or DisplayedConnected. Tests of displayed-counter
 	// forensics build a counter from a known series and factor and check that it is recovered.
 	DisplayedSeries string
+	// DisplayedEvery is how often the platform's counter is reported (0: every 30 s). A counter
+	// sampled twice a minute misses most of a minute's ups and downs, which the per-second
+	// peaks see; a client that reports what it shows with each heartbeat samples every 10 s.
+	DisplayedEvery time.Duration
 	// Heartbeat is the clients' heartbeat interval (SPEC: 10 s).
 	Heartbeat time.Duration
 	Seed      uint64
@@ -184,7 +188,8 @@ func Generate(sc Scenario) *Stream {
 		}
 		st.Plans = append(st.Plans, p)
 	}
-	// The platform's counter, every 30 s: everyone who ever joined, or who is connected then.
+	// The platform's counter, every 30 s (or DisplayedEvery): everyone who ever joined, or who
+	// is connected then.
 	slices.SortStableFunc(evs, func(a, b timed) int { return cmp.Compare(a.t, b.t) })
 	var connectedAt func(t int64) int
 	switch sc.DisplayedSeries {
@@ -193,6 +198,10 @@ func Generate(sc Scenario) *Stream {
 		connectedAt = connectedCounter(st.Plans)
 	default:
 		panic(fmt.Sprintf("sim: unknown DisplayedSeries %q (want %q or %q)", sc.DisplayedSeries, DisplayedJoined, DisplayedConnected))
+	}
+	every := int64(30_000)
+	if sc.DisplayedEvery > 0 {
+		every = max(1, sc.DisplayedEvery.Milliseconds())
 	}
 	joined := 0
 	next := start
@@ -207,7 +216,7 @@ func Generate(sc Scenario) *Stream {
 			st.Displayed = append(st.Displayed, Beat{T: next, Played: shown})
 			out = append(out, timed{next, client.Event{EventID: fmt.Sprintf("displayed-%d", next), Type: "displayed",
 				StreamID: sc.StreamID, TS: next, DisplayedCount: client.Int(shown)}})
-			next += 30_000
+			next += every
 		}
 		if e.e.Type == "join" {
 			joined++

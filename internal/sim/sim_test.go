@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -107,9 +108,15 @@ func TestDisplayedConnected(t *testing.T) {
 	sc := smallScenario()
 	sc.DisplayedSeries = DisplayedConnected
 	sc.DisplayedFactor = 1.5
+	sc.DisplayedEvery = 10 * time.Second
 	st := Generate(sc)
-	if len(st.Displayed) < 60 {
+	if len(st.Displayed) < 200 {
 		t.Fatalf("%d displayed samples", len(st.Displayed))
+	}
+	for i := 1; i < len(st.Displayed); i++ {
+		if d := st.Displayed[i].T - st.Displayed[i-1].T; d != 10_000 {
+			t.Fatalf("samples %d ms apart, want DisplayedEvery", d)
+		}
 	}
 	varied := false
 	for _, d := range st.Displayed {
@@ -129,8 +136,10 @@ func TestDisplayedConnected(t *testing.T) {
 	}
 	// The plans and client events are the same as with the default counter: only the counter's
 	// values differ.
-	def := Generate(smallScenario())
-	if len(def.Plans) != len(st.Plans) || def.Events != st.Events || len(def.Displayed) != len(st.Displayed) {
+	joined := smallScenario()
+	joined.DisplayedEvery = sc.DisplayedEvery
+	def := Generate(joined)
+	if !reflect.DeepEqual(def.Plans, st.Plans) || def.Events != st.Events || len(def.Displayed) != len(st.Displayed) {
 		t.Fatalf("plans %d/%d, events %d/%d, displayed %d/%d", len(def.Plans), len(st.Plans), def.Events, st.Events, len(def.Displayed), len(st.Displayed))
 	}
 	p := session.New(session.DefaultConfig(), 0)
