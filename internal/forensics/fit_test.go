@@ -77,9 +77,12 @@ func TestSentence(t *testing.T) {
 		want string
 	}{
 		{Fit{Label: "cumulative joins", Factor: 1.4, R2: 0.9984, HasR2: true}, "tracks cumulative joins × 1.40 (R² 0.998)"},
-		// Rounded down: 0.9996 is not a perfect fit.
-		{Fit{Label: "x", Factor: 1, R2: 0.9996, HasR2: true}, "tracks x × 1.00 (R² 0.999)"},
-		{Fit{Label: "x", Factor: 1, R2: 1, HasR2: true}, "tracks x × 1.00 (R² 1.000)"},
+		// Rounded down: 0.99996 is not a perfect fit; a fourth decimal from 0.999 up.
+		{Fit{Label: "x", Factor: 1, R2: 0.99996, HasR2: true}, "tracks x × 1.00 (R² 0.9999)"},
+		{Fit{Label: "x", Factor: 1, R2: 0.9996, HasR2: true}, "tracks x × 1.00 (R² 0.9996)"},
+		{Fit{Label: "x", Factor: 1, R2: 0.9989, HasR2: true}, "tracks x × 1.00 (R² 0.998)"},
+		{Fit{Label: "x", Factor: 1, R2: 1, HasR2: true}, "tracks x × 1.00 (R² 1.0000)"},
+		{Fit{Label: "x", Factor: 1, R2: 1 - 1e-16, HasR2: true}, "tracks x × 1.00 (R² 1.0000)"},
 		{Fit{Label: "x", Factor: 2.5, R2: 0.9, HasR2: true}, "roughly tracks x × 2.50 (R² 0.900)"},
 		{Fit{Label: "x", Factor: 2.5, R2: 0.42, HasR2: true}, "is only loosely related to x × 2.50 (R² 0.420)"},
 		{Fit{Label: "x", Factor: 0.0123, R2: 0.99, HasR2: true}, "tracks x × 0.0123 (R² 0.990)"},

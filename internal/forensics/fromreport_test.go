@@ -68,7 +68,7 @@ func TestFromReport(t *testing.T) {
 	}
 	near(t, "k", res.Best.Factor, 2, 1e-12)
 	near(t, "R²", res.Best.R2, 1, 1e-12)
-	if !strings.HasPrefix(res.Summary(), "The displayed counter tracks listeners connected (peak second of the minute) × 2.00 (R² 1.000) over 7 minutes") {
+	if !strings.HasPrefix(res.Summary(), "The displayed counter tracks listeners connected (peak second of the minute) × 2.00 (R² 1.0000) over 7 minutes") {
 		t.Errorf("summary %q", res.Summary())
 	}
 	// The constant distinct series has no shape: the counter's variation is not explained.
