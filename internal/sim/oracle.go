@@ -53,13 +53,8 @@ func Oracle(s *Stream) *Truth {
 	conn := map[int64]int{} // per-second counts, by unix second
 	hear := map[int64]int{}
 	for _, p := range s.Plans {
-		last := max(p.Join, p.AudioStart, p.ErrorAt)
-		for _, b := range p.Heartbeats {
-			last = max(last, b.T)
-		}
-		end := last + sessionTimeoutMS
+		end := sessionEnd(&p)
 		if p.Leaves {
-			end = p.End
 			m(p.End).Leaves++
 			tr.Leaves++
 		} else {

@@ -39,13 +39,32 @@ type Scenario struct {
 	// a 503 — by up to LateBy.
 	LateRate float64
 	LateBy   time.Duration
-	// DisplayedFactor scales the platform's displayed counter: it shows every listener who
-	// ever joined (like a room's "joined" count), times this factor.
+	// DisplayedFactor scales the platform's displayed counter: it shows DisplayedSeries times
+	// this factor.
 	DisplayedFactor float64
+	// DisplayedSeries is what the platform's counter counts, before DisplayedFactor:
+	// DisplayedJoined (also when empty) or DisplayedConnected. Tests of displayed-counter
+	// forensics build a counter from a known series and factor and check that it is recovered.
+	DisplayedSeries string
+	// DisplayedEvery is how often the platform's counter is reported (0: every 30 s). A counter
+	// sampled twice a minute misses most of a minute's ups and downs, which the per-second
+	// peaks see; a client that reports what it shows with each heartbeat samples every 10 s.
+	DisplayedEvery time.Duration
 	// Heartbeat is the clients' heartbeat interval (SPEC: 10 s).
 	Heartbeat time.Duration
 	Seed      uint64
 }
+
+// What a simulated platform's displayed counter counts (Scenario.DisplayedSeries).
+const (
+	// DisplayedJoined: every listener who ever joined, like a room's "joined" count (join
+	// events before the instant shown). The default.
+	DisplayedJoined = "joined"
+	// DisplayedConnected: the listeners connected at the instant shown, by the plans'
+	// sessions (the oracle's definition: from the join to the leave, or to the session
+	// timeout after the last event of a listener who vanishes).
+	DisplayedConnected = "connected"
+)
 
 // DemoScenario is a small-scale model of the 12 Aug 2024 Space: listeners pile in from the
 // scheduled start, the audio begins 45 minutes late, a quarter never hears anything.
@@ -169,18 +188,35 @@ func Generate(sc Scenario) *Stream {
 		}
 		st.Plans = append(st.Plans, p)
 	}
-	// The platform's counter: everyone who ever joined, every 30 s.
+	// The platform's counter, every 30 s (or DisplayedEvery): everyone who ever joined, or who
+	// is connected then.
 	slices.SortStableFunc(evs, func(a, b timed) int { return cmp.Compare(a.t, b.t) })
+	var connectedAt func(t int64) int
+	switch sc.DisplayedSeries {
+	case "", DisplayedJoined:
+	case DisplayedConnected:
+		connectedAt = connectedCounter(st.Plans)
+	default:
+		panic(fmt.Sprintf("sim: unknown DisplayedSeries %q (want %q or %q)", sc.DisplayedSeries, DisplayedJoined, DisplayedConnected))
+	}
+	every := int64(30_000)
+	if sc.DisplayedEvery > 0 {
+		every = max(1, sc.DisplayedEvery.Milliseconds())
+	}
 	joined := 0
 	next := start
 	var out []timed
 	for _, e := range evs {
 		for next <= e.t {
-			shown := int64(float64(joined) * sc.DisplayedFactor)
+			counted := joined
+			if connectedAt != nil {
+				counted = connectedAt(next)
+			}
+			shown := int64(float64(counted) * sc.DisplayedFactor)
 			st.Displayed = append(st.Displayed, Beat{T: next, Played: shown})
 			out = append(out, timed{next, client.Event{EventID: fmt.Sprintf("displayed-%d", next), Type: "displayed",
 				StreamID: sc.StreamID, TS: next, DisplayedCount: client.Int(shown)}})
-			next += 30_000
+			next += every
 		}
 		if e.e.Type == "join" {
 			joined++
@@ -233,4 +269,38 @@ func Generate(sc Scenario) *Stream {
 		st.SendAt = append(st.SendAt, x.at)
 	}
 	return st
+}
+
+// connectedCounter returns how many listeners are connected at an instant t (join <= t < end
+// of the session), from the plans, in O(log n) per instant.
+func connectedCounter(plans []Plan) func(t int64) int {
+	joins := make([]int64, 0, len(plans))
+	ends := make([]int64, 0, len(plans))
+	for i := range plans {
+		joins = append(joins, plans[i].Join)
+		ends = append(ends, sessionEnd(&plans[i]))
+	}
+	slices.Sort(joins)
+	slices.Sort(ends)
+	// upTo counts the values <= t of a sorted slice.
+	upTo := func(xs []int64, t int64) int {
+		i, _ := slices.BinarySearch(xs, t+1)
+		return i
+	}
+	// Every session has join <= end, so the sessions begun minus the sessions ended by t are
+	// the ones open at t.
+	return func(t int64) int { return upTo(joins, t) - upTo(ends, t) }
+}
+
+// sessionEnd is when p's session ends: at its leave, or session_timeout after its last event
+// when it vanishes (SPEC, connected).
+func sessionEnd(p *Plan) int64 {
+	if p.Leaves {
+		return p.End
+	}
+	last := max(p.Join, p.AudioStart, p.ErrorAt)
+	for _, b := range p.Heartbeats {
+		last = max(last, b.T)
+	}
+	return last + sessionTimeoutMS
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -99,4 +100,73 @@ func testMatchesOracle(t *testing.T, idle bool) {
 			t.Errorf("quarter %s: AQH %d, truth %d", time.UnixMilli(q).UTC().Format("15:04"), quarters[q], n)
 		}
 	}
+}
+
+// TestDisplayedConnected checks the "connected" counter against a count over every plan's
+// session at each instant shown, and that the session code still matches the oracle.
+func TestDisplayedConnected(t *testing.T) {
+	sc := smallScenario()
+	sc.DisplayedSeries = DisplayedConnected
+	sc.DisplayedFactor = 1.5
+	sc.DisplayedEvery = 10 * time.Second
+	st := Generate(sc)
+	if len(st.Displayed) < 200 {
+		t.Fatalf("%d displayed samples", len(st.Displayed))
+	}
+	for i := 1; i < len(st.Displayed); i++ {
+		if d := st.Displayed[i].T - st.Displayed[i-1].T; d != 10_000 {
+			t.Fatalf("samples %d ms apart, want DisplayedEvery", d)
+		}
+	}
+	varied := false
+	for _, d := range st.Displayed {
+		n := 0
+		for i := range st.Plans {
+			if st.Plans[i].Join <= d.T && d.T < sessionEnd(&st.Plans[i]) {
+				n++
+			}
+		}
+		if want := int64(float64(n) * 1.5); d.Played != want {
+			t.Fatalf("at %s: shown %d, want %d (1.5 × %d connected)", time.UnixMilli(d.T).UTC().Format("15:04:05"), d.Played, want, n)
+		}
+		varied = varied || d.Played != st.Displayed[0].Played
+	}
+	if !varied {
+		t.Fatal("the counter never changed")
+	}
+	// The plans and client events are the same as with the default counter: only the counter's
+	// values differ.
+	joined := smallScenario()
+	joined.DisplayedEvery = sc.DisplayedEvery
+	def := Generate(joined)
+	if !reflect.DeepEqual(def.Plans, st.Plans) || def.Events != st.Events || len(def.Displayed) != len(st.Displayed) {
+		t.Fatalf("plans %d/%d, events %d/%d, displayed %d/%d", len(def.Plans), len(st.Plans), def.Events, st.Events, len(def.Displayed), len(st.Displayed))
+	}
+	p := session.New(session.DefaultConfig(), 0)
+	minutes := map[int64]window.MinuteRow{}
+	last := feed(p, st, nil)
+	end := event.Record{Type: event.TypeEnd, Flags: event.FlagTrustedTime, StreamID: []byte(sc.StreamID), EventTime: last, ReceivedAt: last}
+	p.Add(&end, 1<<40)
+	for _, m := range p.TakeOutput().Minutes {
+		r, err := m.Row(0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		minutes[m.Start] = r
+	}
+	Compare(t, Oracle(st), func(start int64) (MinuteFigures, bool) {
+		m, ok := minutes[start]
+		return FiguresOf(m), ok
+	})
+}
+
+func TestUnknownDisplayedSeries(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic for an unknown DisplayedSeries")
+		}
+	}()
+	sc := smallScenario()
+	sc.DisplayedSeries = "views"
+	Generate(sc)
 }
