@@ -81,6 +81,14 @@ func testResult(t *testing.T, conn driver.Conn, st *sim.Stream, r *report.Stream
 	if v := byID["it-nodata"]; v.Verdict != claims.NotMeasurable {
 		t.Errorf("a claim after the stream: %s", v.Verdict)
 	}
+	// The simulated platform counter shows the listeners who ever joined × DisplayedFactor: the
+	// forensics must name that series and factor from the rows alone.
+	if c := res.DisplayedCounter; c == nil || c.Best == nil || c.Best.Series != "cumulative_joins" ||
+		math.Abs(c.Best.Factor/st.Scenario.DisplayedFactor-1) > 0.03 {
+		t.Errorf("displayed counter of joins × %.2f: %+v", st.Scenario.DisplayedFactor, c)
+	} else {
+		t.Logf("displayed counter: %s", c.Summary)
+	}
 	var out bytes.Buffer
 	if err := render.JSON(&out, res); err != nil {
 		t.Fatal(err)

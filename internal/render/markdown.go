@@ -19,6 +19,9 @@ func Markdown(w io.Writer, res *result.Result, minutes bool) {
 		for _, f := range figures(res, markdownText) {
 			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", f.name, f.value, f.note, markdownText(res.Definitions[f.metric]))
 		}
+		if c := res.DisplayedCounter; c != nil {
+			fmt.Fprintf(w, "\n**What the displayed counter counts.** %s\n", markdownText(c.Summary))
+		}
 	}
 	if minutes && len(res.Minutes) > 0 {
 		fmt.Fprintf(w, "\n| minute (UTC) | connected | hearing | peak | displayed | joins | failed starts | final |\n|---|---:|---:|---:|---:|---:|---:|---|\n")

@@ -17,6 +17,9 @@ func Table(w io.Writer, res *result.Result, minutes bool) {
 		for _, f := range figures(res, Text) {
 			fmt.Fprintf(w, "  %-34s %-40s %s\n", f.name, f.value, f.note)
 		}
+		if c := res.DisplayedCounter; c != nil {
+			fmt.Fprintf(w, "\n  %s\n", c.Summary)
+		}
 	}
 	if minutes && len(res.Minutes) > 0 {
 		fmt.Fprintf(w, "\n  %-6s %10s %10s %10s %10s %8s %8s %s\n", "minute", "connected", "hearing", "peak", "displayed", "joins", "failed", "")

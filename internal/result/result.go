@@ -39,6 +39,9 @@ type Result struct {
 	Totals     *Totals    `json:"totals"` // null when there is no data
 	Minutes    []Minute   `json:"minutes"`
 	Claims     []Verdict  `json:"claims"`
+	// DisplayedCounter says which measured series the platform's counter tracks, null when the
+	// counter was never reported.
+	DisplayedCounter *Counter `json:"displayed_counter"`
 	// Definitions maps every metric name used above to its one-sentence definition (SPEC), so
 	// that no output shows a number without saying what it counts.
 	Definitions map[string]string `json:"definitions"`
@@ -169,8 +172,9 @@ func Build(stream string, r *report.Stream, vs []claims.Verdict) *Result {
 			out.FinalUntil = timePtr(r.FinalTo)
 		}
 	}
+	out.DisplayedCounter = counter(r)
 	for _, v := range vs {
-		out.Claims = append(out.Claims, verdict(v, r))
+		out.Claims = append(out.Claims, verdict(v, r, out.DisplayedCounter.tracks()))
 	}
 	return out
 }

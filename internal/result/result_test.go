@@ -106,3 +106,32 @@ func TestBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestCounterInSentence: a counter that is exactly 1.4 × the cumulative joins is named in the
+// verdict sentences, with its factor; the minute-by-minute numbers are written by hand.
+func TestCounterInSentence(t *testing.T) {
+	at := time.Date(2024, 8, 13, 0, 0, 0, 0, time.UTC)
+	joins := []uint64{100, 300, 200, 50, 400, 10}  // cumulative 100 400 600 650 1050 1060
+	peak := []uint64{90, 350, 420, 300, 800, 500} // not proportional to the counter
+	r := &report.Stream{StreamID: "s", From: at, To: at.Add(6 * time.Minute), FinalTo: at.Add(6 * time.Minute)}
+	var cum uint64
+	for i := range joins {
+		cum += joins[i]
+		d := uint64(1.4 * float64(cum))
+		r.Minutes = append(r.Minutes, report.Minute{Start: at.Add(time.Duration(i) * time.Minute), Joins: joins[i], PeakConcurrent: peak[i],
+			Connected: sketch.Count{Value: float64(peak[i]), Lo: float64(peak[i]), Hi: float64(peak[i]), Exact: true},
+			HasDisplayed: true, DisplayedMax: d, DisplayedLast: d, Final: true})
+		r.DisplayedMax = d
+	}
+	r.PeakConcurrent, r.PeakConcurrentAt = 800, at.Add(4*time.Minute)
+	c := claims.Claim{ID: "x", StreamID: "s", ClaimedValue: 1484, Metric: claims.MetricDisplayed}
+	res := Build("s", r, []claims.Verdict{claims.Check(c, r, Tolerance)})
+	if res.DisplayedCounter == nil || res.DisplayedCounter.Best == nil || res.DisplayedCounter.Best.Series != "cumulative_joins" ||
+		res.DisplayedCounter.Best.Factor < 1.399 || res.DisplayedCounter.Best.Factor > 1.401 {
+		t.Fatalf("counter %+v", res.DisplayedCounter)
+	}
+	want := "The platform's counter showed at most 1 484, which tracks cumulative joins ×1.4; the claim of 1 484 is consistent"
+	if got := res.Claims[0].Sentence; len(got) < len(want) || got[:len(want)] != want {
+		t.Errorf("sentence %q\nwant it to start %q", got, want)
+	}
+}

@@ -10,8 +10,9 @@ import (
 
 // sentence is the verdict as one sentence a journalist can paste: what was measured when the
 // claim was made, the verdict with its factor, and the platform's counter it is often confused
-// with. Every number in it is also in the result's fields.
-func sentence(v Verdict, r *report.Stream) string {
+// with, and what that counter tracks (tracks, from the forensics). Every number in it is also in
+// the result's fields.
+func sentence(v Verdict, r *report.Stream, tracks string) string {
 	c := v.Claim
 	if v.Verdict == claims.NotMeasurable {
 		return fmt.Sprintf("The claim of %s (%s) cannot be checked: %s.", Int(c.ClaimedValue), metricWords[c.Metric], v.Reason)
@@ -32,8 +33,8 @@ func sentence(v Verdict, r *report.Stream) string {
 		fmt.Fprintf(&b, "Over the stream, %s connected and %s heard audio",
 			Amount(count(r.CumeConnected), "distinct listeners"), Amount(count(r.CumeHearing), "listeners"))
 	case claims.MetricDisplayed:
-		fmt.Fprintf(&b, "The platform's counter showed at most %s%s", Int(float64(r.DisplayedMax)),
-			atClock(r.DisplayedMaxAt.IsZero(), r.DisplayedMaxAt.Format("15:04 UTC")))
+		fmt.Fprintf(&b, "The platform's counter showed at most %s%s%s", Int(float64(r.DisplayedMax)),
+			atClock(r.DisplayedMaxAt.IsZero(), r.DisplayedMaxAt.Format("15:04 UTC")), tracks)
 	}
 	fmt.Fprintf(&b, "; the claim of %s is %s", Int(c.ClaimedValue), verdictPhrase(v))
 	switch {
@@ -41,9 +42,9 @@ func sentence(v Verdict, r *report.Stream) string {
 		fmt.Fprintf(&b, "; at most %s listeners were connected at once and %s could hear",
 			Int(float64(r.PeakConcurrent)), Int(float64(r.PeakHearing)))
 	case inMinute && m.HasDisplayed:
-		fmt.Fprintf(&b, "; the platform displayed %s", Short(float64(m.DisplayedLast)))
+		fmt.Fprintf(&b, "; the platform displayed %s%s", Short(float64(m.DisplayedLast)), tracks)
 	case r.HasDisplayed():
-		fmt.Fprintf(&b, "; the platform displayed up to %s", Short(float64(r.DisplayedMax)))
+		fmt.Fprintf(&b, "; the platform displayed up to %s%s", Short(float64(r.DisplayedMax)), tracks)
 	}
 	b.WriteString(".")
 	return b.String()

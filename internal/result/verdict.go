@@ -19,7 +19,7 @@ var figureMetric = map[string]string{
 	"peak concurrent connected in the minute of the claim": "peak_concurrent_minute",
 }
 
-func verdict(v claims.Verdict, r *report.Stream) Verdict {
+func verdict(v claims.Verdict, r *report.Stream, tracks string) Verdict {
 	c := v.Claim
 	out := Verdict{
 		Claim: FromClaim(c), Verdict: v.Kind, Tolerance: v.Tolerance, Reason: v.Reason, Context: []Figure{},
@@ -33,7 +33,7 @@ func verdict(v claims.Verdict, r *report.Stream) Verdict {
 	for _, f := range v.Context {
 		out.Context = append(out.Context, figure(f))
 	}
-	out.Sentence = sentence(out, r)
+	out.Sentence = sentence(out, r, tracks)
 	return out
 }
 
