@@ -208,4 +208,3 @@ func signTicket(out, diag io.Writer, keyEnv, stream, listener string, ttl time.D
 		time.Unix(expiry.Unix(), 0).UTC().Format(time.RFC3339))
 	return nil
 }
-

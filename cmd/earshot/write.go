@@ -22,7 +22,9 @@ func claimsCommand() *cobra.Command {
 claimed_value, metric, said_at, source_url}; metric is concurrent, cume or displayed. Claims are
 kept by id: adding or importing a claim id again replaces it.`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error { return usagef("claims needs a subcommand: add, import or list") },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usagef("claims needs a subcommand: add, import or list")
+		},
 	}
 	c.AddCommand(claimsAddCommand(), claimsImportCommand(), claimsListCommand())
 	return c

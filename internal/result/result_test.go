@@ -111,7 +111,7 @@ func TestBuild(t *testing.T) {
 // verdict sentences, with its factor; the minute-by-minute numbers are written by hand.
 func TestCounterInSentence(t *testing.T) {
 	at := time.Date(2024, 8, 13, 0, 0, 0, 0, time.UTC)
-	joins := []uint64{100, 300, 200, 50, 400, 10}  // cumulative 100 400 600 650 1050 1060
+	joins := []uint64{100, 300, 200, 50, 400, 10} // cumulative 100 400 600 650 1050 1060
 	peak := []uint64{90, 350, 420, 300, 800, 500} // not proportional to the counter
 	r := &report.Stream{StreamID: "s", From: at, To: at.Add(6 * time.Minute), FinalTo: at.Add(6 * time.Minute)}
 	var cum uint64
@@ -119,7 +119,7 @@ func TestCounterInSentence(t *testing.T) {
 		cum += joins[i]
 		d := uint64(1.4 * float64(cum))
 		r.Minutes = append(r.Minutes, report.Minute{Start: at.Add(time.Duration(i) * time.Minute), Joins: joins[i], PeakConcurrent: peak[i],
-			Connected: sketch.Count{Value: float64(peak[i]), Lo: float64(peak[i]), Hi: float64(peak[i]), Exact: true},
+			Connected:    sketch.Count{Value: float64(peak[i]), Lo: float64(peak[i]), Hi: float64(peak[i]), Exact: true},
 			HasDisplayed: true, DisplayedMax: d, DisplayedLast: d, Final: true})
 		r.DisplayedMax = d
 	}
