@@ -225,6 +225,7 @@ func TestEndToEndMatchesTruth(t *testing.T) {
 	checkAgainstTruth(t, r, sim.Oracle(st))
 	testCookbook(t, e.conn, st, r)
 	testResult(t, e.conn, st, r)
+	testCLI(t, e, st, r)
 }
 
 // TestRebalanceHandsStateOver starts a second aggregator in the same group halfway: the

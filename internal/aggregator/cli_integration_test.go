@@ -1,0 +1,110 @@
+package aggregator_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earshot/earshot/internal/claims"
+	"github.com/earshot/earshot/internal/report"
+	"github.com/earshot/earshot/internal/result"
+	"github.com/earshot/earshot/internal/sim"
+	"github.com/earshot/earshot/internal/testenv"
+)
+
+// testCLI runs the earshot binary, as a journalist would, against the database the pipeline
+// just filled: check (table, JSON, --save twice), report in every format, claims import and
+// list, audit, and the exit codes.
+func testCLI(t *testing.T, e *env, st *sim.Stream, r *report.Stream) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "earshot")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/earshot")
+	build.Dir = testenv.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	earshot := func(args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = testenv.RepoRoot()
+		cmd.Env = append(os.Environ(), "EARSHOT_CLICKHOUSE_ADDR="+e.ch.Addr, "EARSHOT_CLICKHOUSE_DATABASE="+e.ch.Database)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		if cmd.ProcessState.ExitCode() != 0 {
+			t.Logf("earshot %s: %s", strings.Join(args, " "), errOut.String())
+		}
+		return out.String(), cmd.ProcessState.ExitCode()
+	}
+	stream := st.Scenario.StreamID
+	var peak report.Minute
+	for _, m := range r.Minutes {
+		if m.PeakConcurrent > peak.PeakConcurrent {
+			peak = m
+		}
+	}
+	at := peak.Start.Add(20 * time.Second).Format(time.RFC3339)
+	claimed := "1000000"
+	args := []string{"check", "--stream", stream, "--claimed", claimed, "--metric", "concurrent", "--at", at}
+
+	out, code := earshot(args...)
+	first, _, _ := strings.Cut(out, "\n")
+	wantStart := "At " + peak.Start.Format("15:04 UTC") + ", " + result.Int(float64(peak.PeakConcurrent)) + " listeners (exact) were connected"
+	if code != 0 || !strings.HasPrefix(first, wantStart) || !strings.Contains(first, "the claim of 1 000 000 is overstated") ||
+		!strings.Contains(out, "often confused with it") {
+		t.Errorf("check (exit %d):\n%s\nwant the first line to start %q", code, out, wantStart)
+	}
+	out, code = earshot(append(args, "--format", "json")...)
+	var v result.Verdict
+	if err := json.Unmarshal([]byte(out), &v); code != 0 || err != nil || v.Verdict != claims.Overstated || v.Sentence != first {
+		t.Errorf("check --format json (exit %d, %v): %s", code, err, out)
+	}
+	for range 2 {
+		if out, code = earshot(append(args, "--save", "--claimant", "a CLI host")...); code != 0 || !strings.Contains(out, "saved as claim c-") {
+			t.Errorf("check --save (exit %d): %s", code, out)
+		}
+	}
+	if out, code = earshot("claims", "list", "--stream", stream); code != 0 || strings.Count(out, "a CLI host") != 1 {
+		t.Errorf("claims list after saving twice (exit %d):\n%s", code, out)
+	}
+	if out, code = earshot("claims", "import", "testdata/claims/x-space-2024-08-12-sim.json"); code != 0 || !strings.Contains(out, "stored 4 claims") {
+		t.Errorf("claims import (exit %d): %s", code, out)
+	}
+
+	out, code = earshot("report", "--stream", stream, "--format", "json")
+	var res result.Result
+	if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || len(res.Minutes) != len(r.Minutes) ||
+		res.Totals.PeakConcurrent.Value != r.PeakConcurrent || len(res.Claims) < 1 || res.Status != result.StatusFinal {
+		t.Errorf("report --format json (exit %d, %v)", code, err)
+	}
+	out, code = earshot("report", "--stream", stream, "--format", "csv")
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if code != 0 || err != nil || len(recs) != len(r.Minutes)+1 || recs[0][1] != "minute" {
+		t.Errorf("report --format csv (exit %d, %v): %d records", code, err, len(recs))
+	}
+	for _, format := range []string{"table", "markdown"} {
+		if out, code = earshot("report", "--stream", stream, "--format", format, "--minutes"); code != 0 ||
+			!strings.Contains(out, result.Int(float64(r.PeakConcurrent))) || !strings.Contains(out, "overstated") {
+			t.Errorf("report --format %s (exit %d):\n%s", format, code, out)
+		}
+	}
+	if out, code = earshot("audit", "--stream", stream); code != 0 || !strings.Contains(out, "ok: the exact count is inside") {
+		t.Errorf("audit (exit %d): %s", code, out)
+	}
+	for _, bad := range [][]string{{"check", "--stream", stream}, {"report"}, {"report", "--stream", stream, "--format", "xml"}, {"nonsense"}} {
+		if _, code := earshot(bad...); code != 2 {
+			t.Errorf("earshot %v: exit code %d, want 2", bad, code)
+		}
+	}
+}
