@@ -218,15 +218,10 @@ states; it fails (exit code 3) when the exact count lies outside the sketch's 95
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "stream %s: distinct listeners with events\n", render.Text(stream))
-			fmt.Fprintf(out, "  uniqExact over events_raw             %d\n", a.Exact)
-			fmt.Fprintf(out, "  earshot sketches (cume connected)     %s\n", report.Round(a.Sketch))
-			fmt.Fprintf(out, "  SQL uniqCombined64 (listener_minutes) %d\n", a.SQL)
+			render.Audit(cmd.OutOrStdout(), stream, a)
 			if !a.Covered() {
 				return fmt.Errorf("%w: the exact count %d is outside the sketch's interval", errAuditFailed, a.Exact)
 			}
-			fmt.Fprintln(out, "  ok: the exact count is inside the stated interval")
 			return nil
 		},
 	}

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -288,15 +287,6 @@ func (r *Stream) At(t time.Time) (Minute, bool) {
 		return Minute{}, false
 	}
 	return r.Minutes[i], true
-}
-
-// Round formats a count for people: exact counts as integers, estimates to 3 significant
-// digits.
-func Round(c sketch.Count) string {
-	if c.Exact {
-		return fmt.Sprintf("%.0f (exact)", c.Value)
-	}
-	return fmt.Sprintf("%.0f (95%% %.0f–%.0f, ±%.2f%%)", c.Value, c.Lo, c.Hi, 100*(c.Hi-c.Value)/math.Max(c.Value, 1))
 }
 
 // HasDisplayed reports whether the platform's counter was seen.
