@@ -224,6 +224,7 @@ func TestEndToEndMatchesTruth(t *testing.T) {
 	r := e.waitDone(st)
 	checkAgainstTruth(t, r, sim.Oracle(st))
 	testCookbook(t, e.conn, st, r)
+	testGrafana(t, e.conn, st, r)
 	testResult(t, e.conn, st, r)
 	testCLI(t, e, st, r)
 }
