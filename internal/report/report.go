@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -180,7 +181,11 @@ func Load(ctx context.Context, conn driver.Conn, stream string, from, to time.Ti
 		quals = append(quals, ps.qual.Count())
 	}
 	r.CumeConnected, r.CumeHearing, r.CumeQualified = sketch.Sum(conns...), sketch.Sum(hears...), sketch.Sum(quals...)
-	for at, m := range byMinute {
+	// Minutes in time order, so that a peak reached in several minutes is dated at its first
+	// second (map order would pick one at random, and the report would change from run to run).
+	starts := slices.SortedFunc(maps.Keys(byMinute), time.Time.Compare)
+	for _, at := range starts {
+		m := byMinute[at]
 		m.Connected = sketch.Sum(minuteParts[at]...)
 		m.Hearing = sketch.Sum(minuteHear[at]...)
 		for i, v := range m.connPerSec {
@@ -209,7 +214,6 @@ func Load(ctx context.Context, conn driver.Conn, stream string, from, to time.Ti
 			r.DisplayedMax, r.DisplayedMaxAt = m.DisplayedMax, at
 		}
 	}
-	slices.SortFunc(r.Minutes, func(a, b Minute) int { return a.Start.Compare(b.Start) })
 	r.From = r.Minutes[0].Start
 	r.To = r.Minutes[len(r.Minutes)-1].Start.Add(time.Minute)
 	if r.CumeHearing.Value > 0 {
