@@ -5,7 +5,6 @@ package claims
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -38,21 +37,6 @@ type Claim struct {
 	Metric       string    `json:"metric"`
 	SaidAt       time.Time `json:"said_at"`
 	SourceURL    string    `json:"source_url"`
-}
-
-// Validate names the first field that is wrong.
-func (c Claim) Validate() error {
-	switch {
-	case c.ID == "":
-		return errors.New("claim_id is required")
-	case c.StreamID == "":
-		return fmt.Errorf("claim %s: stream_id is required", c.ID)
-	case c.ClaimedValue < 0 || math.IsNaN(c.ClaimedValue):
-		return fmt.Errorf("claim %s: claimed_value must be a non-negative number", c.ID)
-	case c.Metric != MetricConcurrent && c.Metric != MetricCume && c.Metric != MetricDisplayed:
-		return fmt.Errorf("claim %s: metric must be concurrent, cume or displayed", c.ID)
-	}
-	return nil
 }
 
 // LoadFile reads a JSON array of claims.
