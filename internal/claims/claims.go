@@ -4,10 +4,8 @@ package claims
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -39,37 +37,46 @@ type Claim struct {
 	SourceURL    string    `json:"source_url"`
 }
 
-// LoadFile reads a JSON array of claims.
-func LoadFile(path string) ([]Claim, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var cs []Claim
-	if err := json.Unmarshal(data, &cs); err != nil {
-		return nil, fmt.Errorf("cannot parse %s: %w", path, err)
-	}
-	for _, c := range cs {
-		if err := c.Validate(); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-	}
-	return cs, nil
-}
-
-// Store inserts claims (re-adding a claim id replaces it).
+// Store inserts claims in one batch, after checking them all: it stores nothing if one is not
+// valid (Claim.Validate) or a claim_id is given twice.
+//
+// Storing is idempotent by claim: the claims table (schema/001_tables.sql) is a
+// ReplacingMergeTree(added_at) ordered by (stream_id, claim_id), so a claim stored again, from
+// the same file imported twice or `earshot check --save` run twice (NewID), replaces the earlier
+// row: read with FINAL (as ForStream does) there is one row per claim, the latest. The key
+// holds stream_id as well: a claim stored again under another stream_id does not replace the
+// first one, which stays with its stream.
 func Store(ctx context.Context, conn driver.Conn, cs []Claim) error {
-	batch, err := conn.PrepareBatch(ctx, "INSERT INTO claims")
+	seen := make(map[string]bool, len(cs))
+	for i, c := range cs {
+		if err := c.Validate(); err != nil {
+			return fmt.Errorf("claim %d (%s): %w", i+1, show(c.ID), err)
+		}
+		if seen[c.ID] {
+			return fmt.Errorf("claim %d: claim_id %s is given twice", i+1, show(c.ID))
+		}
+		seen[c.ID] = true
+	}
+	if len(cs) == 0 {
+		return nil
+	}
+	batch, err := conn.PrepareBatch(ctx, `INSERT INTO claims
+		(claim_id, stream_id, claimant, quote, claimed_value, metric, said_at, source_url, added_at)`)
 	if err != nil {
 		return fmt.Errorf("cannot prepare claims insert: %w", err)
 	}
 	now := time.Now().UTC()
 	for _, c := range cs {
+		// A zero said_at is stored as the epoch (ForStream reads it back as zero).
 		if err := batch.Append(c.ID, c.StreamID, c.Claimant, c.Quote, c.ClaimedValue, c.Metric, c.SaidAt.UTC(), c.SourceURL, now); err != nil {
-			return err
+			_ = batch.Abort()
+			return fmt.Errorf("cannot store claim %s: %w", show(c.ID), err)
 		}
 	}
-	return batch.Send()
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("cannot store claims: %w", err)
+	}
+	return nil
 }
 
 // ForStream returns the stored claims about a stream.
