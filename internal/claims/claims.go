@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -120,7 +121,9 @@ type Figure struct {
 type Verdict struct {
 	Claim Claim
 	Kind  string
-	// Factor is claimed/measured (overstated) or measured/claimed (understated).
+	// Factor is claimed/hi (overstated) or lo/claimed (understated), hi and lo being the
+	// measured figure's 95 % interval; 1 when consistent. It is 0 when the ratio does not exist:
+	// a claim of 0 understated, or a claim overstating a measured 0.
 	Factor    float64
 	Measured  Figure
 	Tolerance float64
@@ -130,10 +133,19 @@ type Verdict struct {
 }
 
 // Check compares c with the stream's report (nil: no data). tolerance is relative (0.05: a
-// claim within 5 % of the interval is consistent; public figures are rounded).
+// claim within 5 % of the interval is consistent; public figures are rounded): with the measured
+// figure's 95 % interval [lo, hi], a claim in [lo·(1−tolerance), hi·(1+tolerance)] is
+// consistent, one above it overstated by claimed/hi, one below it understated by lo/claimed.
+//
+// A concurrent claim is compared with the peak connected of the minute it was said in (not
+// measurable when that minute has no data), or of the whole stream without said_at; a cume
+// claim with the whole stream's cume connected; a displayed claim with the highest figure the
+// platform displayed (not measurable when it never reported one). A claim is not measurable
+// without data for the stream, and when its metric is unknown or its value is not a finite
+// number ≥ 0 (Validate refuses both).
 func Check(c Claim, r *report.Stream, tolerance float64) Verdict {
 	v := Verdict{Claim: c, Tolerance: tolerance}
-	if r == nil {
+	if r == nil || len(r.Minutes) == 0 {
 		v.Kind, v.Reason = NotMeasurable, "no data for this stream"
 		return v
 	}
@@ -144,6 +156,11 @@ func Check(c Claim, r *report.Stream, tolerance float64) Verdict {
 		{Name: "cume connected", Count: r.CumeConnected, Note: "distinct listeners, whole stream"},
 		{Name: "cume hearing", Count: r.CumeHearing, Note: "distinct listeners who heard ≥ 2 s in some minute"},
 		{Name: "cume qualified", Count: r.CumeQualified, Note: "distinct listeners with a ≥ 60 s session"},
+	}
+	claimed := c.ClaimedValue
+	if math.IsNaN(claimed) || math.IsInf(claimed, 0) || claimed < 0 {
+		v.Kind, v.Reason = NotMeasurable, fmt.Sprintf("the claimed value %v is not a finite number ≥ 0", claimed)
+		return v
 	}
 	switch c.Metric {
 	case MetricConcurrent:
@@ -166,13 +183,22 @@ func Check(c Claim, r *report.Stream, tolerance float64) Verdict {
 			return v
 		}
 		v.Measured = v.Context[0]
+	default:
+		v.Kind, v.Reason = NotMeasurable, fmt.Sprintf("unknown metric %s", show(c.Metric))
+		return v
 	}
-	lo, hi := v.Measured.Count.Lo*(1-tolerance), v.Measured.Count.Hi*(1+tolerance)
+	lo, hi := v.Measured.Count.Lo, v.Measured.Count.Hi
 	switch {
-	case c.ClaimedValue > hi:
-		v.Kind, v.Factor = Overstated, c.ClaimedValue/math.Max(v.Measured.Count.Hi, 1)
-	case c.ClaimedValue < lo:
-		v.Kind, v.Factor = Understated, v.Measured.Count.Lo/math.Max(c.ClaimedValue, 1)
+	case claimed > hi*(1+tolerance):
+		v.Kind = Overstated
+		if hi > 0 {
+			v.Factor = claimed / hi
+		}
+	case claimed < lo*(1-tolerance):
+		v.Kind = Understated
+		if claimed > 0 {
+			v.Factor = lo / claimed
+		}
 	default:
 		v.Kind, v.Factor = Consistent, 1
 	}
@@ -188,10 +214,19 @@ func at(t time.Time) string {
 	return "at " + t.UTC().Format("15:04:05 UTC")
 }
 
-// String is the one-line verdict, e.g. "overstated by ×48.2".
+// String is the one-line verdict, e.g. "overstated by ×48.2", or "understated: claimed 0,
+// measured 1000" when there is no factor.
 func (v Verdict) String() string {
 	switch v.Kind {
 	case Overstated, Understated:
+		if v.Factor == 0 {
+			m := v.Measured.Count
+			measured := fmt.Sprintf("%.0f", m.Value)
+			if !m.Exact {
+				measured = fmt.Sprintf("%.0f–%.0f", m.Lo, m.Hi)
+			}
+			return fmt.Sprintf("%s: claimed %s, measured %s", v.Kind, strconv.FormatFloat(v.Claim.ClaimedValue, 'f', -1, 64), measured)
+		}
 		return fmt.Sprintf("%s by ×%.1f", v.Kind, v.Factor)
 	case NotMeasurable:
 		return v.Kind + ": " + v.Reason
