@@ -300,8 +300,10 @@ func (p *parser) csv(data []byte) {
 		p.add(hline, "", "the first row must be a header naming the columns ("+strings.Join(columns, ", ")+")")
 		return
 	}
-	for _, h := range cols {
+	for i, h := range cols {
 		switch {
+		case h == "":
+			p.add(hline, "", fmt.Sprintf("column %d has no name (the columns are %s)", i+1, strings.Join(columns, ", ")))
 		case !slices.Contains(columns, h):
 			p.add(hline, "", fmt.Sprintf("unknown column %s (the columns are %s)", show(h), strings.Join(columns, ", ")))
 		case seen[h]:

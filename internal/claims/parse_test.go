@@ -123,6 +123,8 @@ func TestParseErrors(t *testing.T) {
 			[]want{{3, "", "missing column stream_id"}, {3, "", "missing column claimed_value"}, {3, "", "missing column metric"}}},
 		{"unknown column.csv", "claim_id,stream_id,claimed_value,metric,views\na,s,1,cume,3\n",
 			[]want{{1, "", `unknown column "views"`}}},
+		{"trailing comma in the header.csv", "claim_id,stream_id,claimed_value,metric,\na,s,1,cume,\n",
+			[]want{{1, "", "column 5 has no name"}}},
 		{"column twice.csv", "claim_id,stream_id,claimed_value,metric,claim_id\n",
 			[]want{{1, "", "column claim_id appears twice"}}},
 		{"no header.csv", "a,s,1,cume\n", []want{{1, "", "the first row must be a header"}}},
