@@ -44,3 +44,16 @@ echo "demo: collector on :8080 (admin :9464) and aggregator on :8081 are up (log
 "$bin/earshot" simulate --listeners "${DEMO_LISTENERS:-2000}" --report --claims testdata/claims/x-space-2024-08-12-sim.json
 echo
 "$bin/earshot" audit --stream x-space-2024-08-12-sim
+echo
+echo "demo: Trump's \"60 million people are listening\" (scaled 1:600 like the stream: 100 000), checked in one sentence:"
+"$bin/earshot" check --stream x-space-2024-08-12-sim --claimed 100000 --metric concurrent --at 2024-08-13T01:00:00Z \
+  --claimant "Donald Trump, on air (scaled 1:600)"
+echo
+page=http://127.0.0.1:8090/streams/x-space-2024-08-12-sim
+if [ "${DEMO_SERVE:-0}" = 1 ]; then
+  echo "demo: the web page is at $page (Ctrl-C stops it)"
+  "$bin/earshot" serve --listen 127.0.0.1:8090
+else
+  echo "demo: the web page — make up && go run ./cmd/earshot serve --set clickhouse.database=earshot_demo"
+  echo "      then open $page (or run make demo DEMO_SERVE=1, which keeps it up until Ctrl-C)"
+fi

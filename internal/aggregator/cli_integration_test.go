@@ -78,8 +78,19 @@ func testCLI(t *testing.T, e *env, st *sim.Stream, r *report.Stream) {
 	if out, code = earshot("claims", "list", "--stream", stream); code != 0 || strings.Count(out, "a CLI host") != 1 {
 		t.Errorf("claims list after saving twice (exit %d):\n%s", code, out)
 	}
-	if out, code = earshot("claims", "import", "testdata/claims/x-space-2024-08-12-sim.json"); code != 0 || !strings.Contains(out, "stored 4 claims") {
-		t.Errorf("claims import (exit %d): %s", code, out)
+	// The same four claims as JSON, CSV and NDJSON: kept once each, by claim id.
+	for _, f := range []string{"x-space-2024-08-12-sim.json", "x-space-2024-08-12-sim.csv", "x-space-2024-08-12-sim.ndjson"} {
+		if out, code = earshot("claims", "import", "testdata/claims/"+f); code != 0 || !strings.Contains(out, "stored 4 claims") {
+			t.Errorf("claims import %s (exit %d): %s", f, code, out)
+		}
+	}
+	if out, code = earshot("claims", "list", "--stream", "x-space-2024-08-12-sim"); code != 0 || strings.Count(out, "\n") != 4 {
+		t.Errorf("claims list after importing the same claims three times (exit %d):\n%s", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.csv")
+	os.WriteFile(bad, []byte("claim_id,stream_id,claimed_value,metric\nok,s,5,cume\nbad,s,60M,cume\n"), 0o644)
+	if out, code = earshot("claims", "import", bad); code != 1 {
+		t.Errorf("claims import of a bad file: exit %d: %s", code, out)
 	}
 
 	out, code = earshot("report", "--stream", stream, "--format", "json")

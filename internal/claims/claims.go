@@ -4,13 +4,9 @@ package claims
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"os"
+	"strconv"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -42,52 +38,46 @@ type Claim struct {
 	SourceURL    string    `json:"source_url"`
 }
 
-// Validate names the first field that is wrong.
-func (c Claim) Validate() error {
-	switch {
-	case c.ID == "":
-		return errors.New("claim_id is required")
-	case c.StreamID == "":
-		return fmt.Errorf("claim %s: stream_id is required", c.ID)
-	case c.ClaimedValue < 0 || math.IsNaN(c.ClaimedValue):
-		return fmt.Errorf("claim %s: claimed_value must be a non-negative number", c.ID)
-	case c.Metric != MetricConcurrent && c.Metric != MetricCume && c.Metric != MetricDisplayed:
-		return fmt.Errorf("claim %s: metric must be concurrent, cume or displayed", c.ID)
-	}
-	return nil
-}
-
-// LoadFile reads a JSON array of claims.
-func LoadFile(path string) ([]Claim, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var cs []Claim
-	if err := json.Unmarshal(data, &cs); err != nil {
-		return nil, fmt.Errorf("cannot parse %s: %w", path, err)
-	}
-	for _, c := range cs {
-		if err := c.Validate(); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-	}
-	return cs, nil
-}
-
-// Store inserts claims (re-adding a claim id replaces it).
+// Store inserts claims in one batch, after checking them all: it stores nothing if one is not
+// valid (Claim.Validate) or a claim_id is given twice.
+//
+// Storing is idempotent by claim: the claims table (schema/001_tables.sql) is a
+// ReplacingMergeTree(added_at) ordered by (stream_id, claim_id), so a claim stored again, from
+// the same file imported twice or `earshot check --save` run twice (NewID), replaces the earlier
+// row: read with FINAL (as ForStream does) there is one row per claim, the latest. The key
+// holds stream_id as well: a claim stored again under another stream_id does not replace the
+// first one, which stays with its stream.
 func Store(ctx context.Context, conn driver.Conn, cs []Claim) error {
-	batch, err := conn.PrepareBatch(ctx, "INSERT INTO claims")
+	seen := make(map[string]bool, len(cs))
+	for i, c := range cs {
+		if err := c.Validate(); err != nil {
+			return fmt.Errorf("claim %d (%s): %w", i+1, show(c.ID), err)
+		}
+		if seen[c.ID] {
+			return fmt.Errorf("claim %d: claim_id %s is given twice", i+1, show(c.ID))
+		}
+		seen[c.ID] = true
+	}
+	if len(cs) == 0 {
+		return nil
+	}
+	batch, err := conn.PrepareBatch(ctx, `INSERT INTO claims
+		(claim_id, stream_id, claimant, quote, claimed_value, metric, said_at, source_url, added_at)`)
 	if err != nil {
 		return fmt.Errorf("cannot prepare claims insert: %w", err)
 	}
 	now := time.Now().UTC()
 	for _, c := range cs {
+		// A zero said_at is stored as the epoch (ForStream reads it back as zero).
 		if err := batch.Append(c.ID, c.StreamID, c.Claimant, c.Quote, c.ClaimedValue, c.Metric, c.SaidAt.UTC(), c.SourceURL, now); err != nil {
-			return err
+			_ = batch.Abort()
+			return fmt.Errorf("cannot store claim %s: %w", show(c.ID), err)
 		}
 	}
-	return batch.Send()
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("cannot store claims: %w", err)
+	}
+	return nil
 }
 
 // ForStream returns the stored claims about a stream.
@@ -131,7 +121,9 @@ type Figure struct {
 type Verdict struct {
 	Claim Claim
 	Kind  string
-	// Factor is claimed/measured (overstated) or measured/claimed (understated).
+	// Factor is claimed/hi (overstated) or lo/claimed (understated), hi and lo being the
+	// measured figure's 95 % interval; 1 when consistent. It is 0 when the ratio does not exist:
+	// a claim of 0 understated, or a claim overstating a measured 0.
 	Factor    float64
 	Measured  Figure
 	Tolerance float64
@@ -141,10 +133,19 @@ type Verdict struct {
 }
 
 // Check compares c with the stream's report (nil: no data). tolerance is relative (0.05: a
-// claim within 5 % of the interval is consistent; public figures are rounded).
+// claim within 5 % of the interval is consistent; public figures are rounded): with the measured
+// figure's 95 % interval [lo, hi], a claim in [lo·(1−tolerance), hi·(1+tolerance)] is
+// consistent, one above it overstated by claimed/hi, one below it understated by lo/claimed.
+//
+// A concurrent claim is compared with the peak connected of the minute it was said in (not
+// measurable when that minute has no data), or of the whole stream without said_at; a cume
+// claim with the whole stream's cume connected; a displayed claim with the highest figure the
+// platform displayed (not measurable when it never reported one). A claim is not measurable
+// without data for the stream, and when its metric is unknown or its value is not a finite
+// number ≥ 0 (Validate refuses both).
 func Check(c Claim, r *report.Stream, tolerance float64) Verdict {
 	v := Verdict{Claim: c, Tolerance: tolerance}
-	if r == nil {
+	if r == nil || len(r.Minutes) == 0 {
 		v.Kind, v.Reason = NotMeasurable, "no data for this stream"
 		return v
 	}
@@ -155,6 +156,11 @@ func Check(c Claim, r *report.Stream, tolerance float64) Verdict {
 		{Name: "cume connected", Count: r.CumeConnected, Note: "distinct listeners, whole stream"},
 		{Name: "cume hearing", Count: r.CumeHearing, Note: "distinct listeners who heard ≥ 2 s in some minute"},
 		{Name: "cume qualified", Count: r.CumeQualified, Note: "distinct listeners with a ≥ 60 s session"},
+	}
+	claimed := c.ClaimedValue
+	if math.IsNaN(claimed) || math.IsInf(claimed, 0) || claimed < 0 {
+		v.Kind, v.Reason = NotMeasurable, fmt.Sprintf("the claimed value %v is not a finite number ≥ 0", claimed)
+		return v
 	}
 	switch c.Metric {
 	case MetricConcurrent:
@@ -177,13 +183,22 @@ func Check(c Claim, r *report.Stream, tolerance float64) Verdict {
 			return v
 		}
 		v.Measured = v.Context[0]
+	default:
+		v.Kind, v.Reason = NotMeasurable, fmt.Sprintf("unknown metric %s", show(c.Metric))
+		return v
 	}
-	lo, hi := v.Measured.Count.Lo*(1-tolerance), v.Measured.Count.Hi*(1+tolerance)
+	lo, hi := v.Measured.Count.Lo, v.Measured.Count.Hi
 	switch {
-	case c.ClaimedValue > hi:
-		v.Kind, v.Factor = Overstated, c.ClaimedValue/math.Max(v.Measured.Count.Hi, 1)
-	case c.ClaimedValue < lo:
-		v.Kind, v.Factor = Understated, v.Measured.Count.Lo/math.Max(c.ClaimedValue, 1)
+	case claimed > hi*(1+tolerance):
+		v.Kind = Overstated
+		if hi > 0 {
+			v.Factor = claimed / hi
+		}
+	case claimed < lo*(1-tolerance):
+		v.Kind = Understated
+		if claimed > 0 {
+			v.Factor = lo / claimed
+		}
 	default:
 		v.Kind, v.Factor = Consistent, 1
 	}
@@ -199,21 +214,22 @@ func at(t time.Time) string {
 	return "at " + t.UTC().Format("15:04:05 UTC")
 }
 
-// String is the one-line verdict, e.g. "overstated by ×48.2".
+// String is the one-line verdict, e.g. "overstated by ×48.2", or "understated: claimed 0,
+// measured 1000" when there is no factor.
 func (v Verdict) String() string {
 	switch v.Kind {
 	case Overstated, Understated:
+		if v.Factor == 0 {
+			m := v.Measured.Count
+			measured := fmt.Sprintf("%.0f", m.Value)
+			if !m.Exact {
+				measured = fmt.Sprintf("%.0f–%.0f", m.Lo, m.Hi)
+			}
+			return fmt.Sprintf("%s: claimed %s, measured %s", v.Kind, strconv.FormatFloat(v.Claim.ClaimedValue, 'f', -1, 64), measured)
+		}
 		return fmt.Sprintf("%s by ×%.1f", v.Kind, v.Factor)
 	case NotMeasurable:
 		return v.Kind + ": " + v.Reason
 	}
 	return fmt.Sprintf("%s (within the 95%% interval ± %.0f%%)", v.Kind, v.Tolerance*100)
-}
-
-// NewID derives a claim id from what the claim says (stream, metric, value, time, claimant), so
-// that checking and saving the same claim twice stores it once.
-func NewID(c Claim) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%g\x00%d\x00%s", c.StreamID, c.Metric, c.ClaimedValue, c.SaidAt.Unix(), c.Claimant)
-	return "c-" + hex.EncodeToString(h.Sum(nil))[:12]
 }

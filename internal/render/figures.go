@@ -111,8 +111,10 @@ func capitalize(s string) string {
 // verdictLine is "overstated by ×48.2", "consistent (…)", "not measurable: reason".
 func verdictLine(v result.Verdict) string {
 	switch {
-	case v.Factor == nil:
+	case v.Factor == nil && v.Verdict == "not measurable":
 		return v.Verdict + ": " + v.Reason
+	case v.Factor == nil:
+		return v.Reason
 	case v.Verdict == "consistent":
 		return fmt.Sprintf("%s (within the 95%% interval ± %.0f%%)", v.Verdict, v.Tolerance*100)
 	}

@@ -135,3 +135,18 @@ func TestCounterInSentence(t *testing.T) {
 		t.Errorf("sentence %q\nwant it to start %q", got, want)
 	}
 }
+
+// TestNoRatio: a claim of 0 against listeners has no factor; the verdict says both numbers
+// and the sentence has no "×".
+func TestNoRatio(t *testing.T) {
+	r := night()
+	res := Build("space", r, []claims.Verdict{claims.Check(claims.Claim{ID: "z", StreamID: "space", ClaimedValue: 0, Metric: claims.MetricConcurrent}, r, Tolerance)})
+	v := res.Claims[0]
+	if v.Verdict != claims.Understated || v.Factor != nil || v.Reason == "" {
+		t.Fatalf("%+v", v)
+	}
+	want := "At the stream's peak (01:00:17 UTC), 821 listeners (exact) were connected; at most 640 could hear at once; the claim of 0 is understated; the platform displayed up to 1.2M."
+	if v.Sentence != want {
+		t.Errorf("got  %s\nwant %s", v.Sentence, want)
+	}
+}

@@ -59,6 +59,9 @@ var metricWords = map[string]string{
 func verdictPhrase(v Verdict) string {
 	switch v.Verdict {
 	case claims.Overstated, claims.Understated:
+		if v.Factor == nil {
+			return v.Verdict
+		}
 		return v.Verdict + " " + Factor(*v.Factor)
 	}
 	return fmt.Sprintf("consistent with it (within the 95 %% interval ± %.0f %%)", 100*v.Tolerance)

@@ -25,10 +25,15 @@ func verdict(v claims.Verdict, r *report.Stream, tracks string) Verdict {
 		Claim: FromClaim(c), Verdict: v.Kind, Tolerance: v.Tolerance, Reason: v.Reason, Context: []Figure{},
 	}
 	if v.Kind != claims.NotMeasurable {
-		f := v.Factor
-		out.Factor = &f
 		m := figure(v.Measured)
 		out.Measured = &m
+		if v.Factor > 0 {
+			f := v.Factor
+			out.Factor = &f
+		} else {
+			// A claim of 0, or a measured 0: there is no ratio, the verdict says both numbers.
+			out.Reason = v.String()
+		}
 	}
 	for _, f := range v.Context {
 		out.Context = append(out.Context, figure(f))
