@@ -136,13 +136,36 @@ func load(cmd *cobra.Command) (Config, error) {
 
 // open loads the config and connects to ClickHouse.
 func open(cmd *cobra.Command) (driver.Conn, error) {
+	conn, _, err := connect(cmd)
+	return conn, err
+}
+
+// connect is open that also returns the config.
+func connect(cmd *cobra.Command) (driver.Conn, Config, error) {
 	cfg, err := load(cmd)
 	if err != nil {
-		return nil, err
+		return nil, cfg, err
 	}
 	cctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 	defer cancel()
-	return chconn.Open(cctx, cfg.ClickHouse)
+	conn, err := chconn.Open(cctx, cfg.ClickHouse)
+	return conn, cfg, err
+}
+
+// streamQuery is the RunE of a command that reads one stream (--stream, required): it
+// connects to ClickHouse and runs fn.
+func streamQuery(stream *string, fn func(cmd *cobra.Command, conn driver.Conn, stream string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		if err := required(cmd.Flags(), "stream"); err != nil {
+			return err
+		}
+		conn, err := open(cmd)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return fn(cmd, conn, *stream)
+	}
 }
 
 // required fails with a usage error when a flag was not given.

@@ -29,11 +29,7 @@ func migrateCommand() *cobra.Command {
   EARSHOT_CLICKHOUSE_DATABASE=earshot earshot migrate --roles`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := load(cmd)
-			if err != nil {
-				return err
-			}
-			conn, err := open(cmd)
+			conn, cfg, err := connect(cmd)
 			if err != nil {
 				return err
 			}
@@ -102,11 +98,7 @@ waits for the aggregator to make the stream final and prints the report.`,
 			if !withReport {
 				return nil
 			}
-			cfg, err := load(cmd)
-			if err != nil {
-				return err
-			}
-			conn, err := open(cmd)
+			conn, cfg, err := connect(cmd)
 			if err != nil {
 				return err
 			}

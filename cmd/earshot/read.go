@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/cobra"
 
 	"github.com/earshot/earshot/internal/claims"
@@ -100,8 +101,8 @@ func validFormat(f string) bool {
 }
 
 func checkCommand() *cobra.Command {
-	var c claims.Claim
-	var at, format string
+	var cf claimFlags
+	var format string
 	var save bool
 	var tolerance float64
 	cmd := &cobra.Command{
@@ -123,20 +124,12 @@ saving twice stores it once); report and the web page then show it.`,
       --claimant "Donald Trump" --quote "60 million people are listening" --source https://example.org/clip --save`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := required(cmd.Flags(), "stream", "claimed", "metric"); err != nil {
-				return err
-			}
-			t, err := parseTime("at", at)
+			c, err := cf.claim(cmd.Flags())
 			if err != nil {
 				return err
 			}
 			if format != "table" && format != "json" {
 				return usagef("--format %q: want table or json", format)
-			}
-			c.SaidAt = t
-			c.ID = claims.NewID(c)
-			if err := c.Validate(); err != nil {
-				return usageError{err}
 			}
 			conn, err := open(cmd)
 			if err != nil {
@@ -169,18 +162,11 @@ saving twice stores it once); report and the web page then show it.`,
 			return nil
 		},
 	}
+	cf.register(cmd)
 	fs := cmd.Flags()
-	fs.StringVar(&c.StreamID, "stream", "", "stream id (required)")
-	fs.Float64Var(&c.ClaimedValue, "claimed", 0, "the claimed figure, e.g. 60000000 (required)")
-	fs.StringVar(&c.Metric, "metric", "", "what the claim counts: concurrent, cume or displayed (required)")
-	fs.StringVar(&at, "at", "", "when it was said, RFC 3339 (concurrent: the minute compared)")
-	fs.StringVar(&c.Claimant, "claimant", "", "who said it")
-	fs.StringVar(&c.Quote, "quote", "", "what was said, verbatim")
-	fs.StringVar(&c.SourceURL, "source", "", "where it was said (http or https URL)")
 	fs.BoolVar(&save, "save", false, "store the claim")
 	fs.StringVar(&format, "format", "table", "output: table or json (the verdict object of docs/report.md)")
 	fs.Float64Var(&tolerance, "tolerance", result.Tolerance, "relative tolerance of the verdict")
-	cmd.RegisterFlagCompletionFunc("metric", cobra.FixedCompletions([]string{claims.MetricConcurrent, claims.MetricCume, claims.MetricDisplayed}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"table", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -205,15 +191,7 @@ func auditCommand() *cobra.Command {
 states; it fails (exit code 3) when the exact count lies outside the sketch's 95 % interval.`,
 		Example: `  earshot audit --stream x-space-2024-08-12-sim`,
 		Args:    exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := required(cmd.Flags(), "stream"); err != nil {
-				return err
-			}
-			conn, err := open(cmd)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
+		RunE: streamQuery(&stream, func(cmd *cobra.Command, conn driver.Conn, stream string) error {
 			a, err := report.RunAudit(cmd.Context(), conn, stream)
 			if err != nil {
 				return err
@@ -223,7 +201,7 @@ states; it fails (exit code 3) when the exact count lies outside the sketch's 95
 				return fmt.Errorf("%w: the exact count %d is outside the sketch's interval", errAuditFailed, a.Exact)
 			}
 			return nil
-		},
+		}),
 	}
 	c.Flags().StringVar(&stream, "stream", "", "stream id (required)")
 	return c

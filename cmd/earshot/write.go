@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/cobra"
 
 	"github.com/earshot/earshot/internal/claims"
@@ -31,8 +32,7 @@ kept by id: adding or importing a claim id again replaces it.`,
 }
 
 func claimsAddCommand() *cobra.Command {
-	var cl claims.Claim
-	var at string
+	var cf claimFlags
 	c := &cobra.Command{
 		Use:   "add --stream ID --claimed N --metric M [flags]",
 		Short: "Store one claim given by flags",
@@ -41,19 +41,9 @@ func claimsAddCommand() *cobra.Command {
       --source https://example.org/clip`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := required(cmd.Flags(), "stream", "claimed", "metric"); err != nil {
-				return err
-			}
-			t, err := parseTime("at", at)
+			cl, err := cf.claim(cmd.Flags())
 			if err != nil {
 				return err
-			}
-			cl.SaidAt = t
-			if cl.ID == "" {
-				cl.ID = claims.NewID(cl)
-			}
-			if err := cl.Validate(); err != nil {
-				return usageError{err}
 			}
 			conn, err := open(cmd)
 			if err != nil {
@@ -67,16 +57,8 @@ func claimsAddCommand() *cobra.Command {
 			return nil
 		},
 	}
-	fs := c.Flags()
-	fs.StringVar(&cl.ID, "id", "", "claim id (default: derived from stream, metric, value, time and claimant)")
-	fs.StringVar(&cl.StreamID, "stream", "", "stream id (required)")
-	fs.Float64Var(&cl.ClaimedValue, "claimed", 0, "the claimed figure (required)")
-	fs.StringVar(&cl.Metric, "metric", "", "concurrent, cume or displayed (required)")
-	fs.StringVar(&at, "at", "", "when it was said, RFC 3339")
-	fs.StringVar(&cl.Claimant, "claimant", "", "who said it")
-	fs.StringVar(&cl.Quote, "quote", "", "what was said, verbatim")
-	fs.StringVar(&cl.SourceURL, "source", "", "where it was said (http or https URL)")
-	c.RegisterFlagCompletionFunc("metric", cobra.FixedCompletions([]string{claims.MetricConcurrent, claims.MetricCume, claims.MetricDisplayed}, cobra.ShellCompDirectiveNoFileComp))
+	cf.register(c)
+	c.Flags().StringVar(&cf.c.ID, "id", "", "claim id (default: derived from stream, metric, value, time and claimant)")
 	return c
 }
 
@@ -125,15 +107,7 @@ func claimsListCommand() *cobra.Command {
 		Short:   "List a stream's claims: id, claimant, metric, value, said_at, quote (tab-separated)",
 		Example: `  earshot claims list --stream x-space-2024-08-12-sim`,
 		Args:    exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := required(cmd.Flags(), "stream"); err != nil {
-				return err
-			}
-			conn, err := open(cmd)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
+		RunE: streamQuery(&stream, func(cmd *cobra.Command, conn driver.Conn, stream string) error {
 			cs, err := claims.ForStream(cmd.Context(), conn, stream)
 			if err != nil {
 				return err
@@ -144,7 +118,7 @@ func claimsListCommand() *cobra.Command {
 			}
 			render.Claims(cmd.OutOrStdout(), rs)
 			return nil
-		},
+		}),
 	}
 	c.Flags().StringVar(&stream, "stream", "", "stream id (required)")
 	return c
