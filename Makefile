@@ -9,7 +9,7 @@ STATICCHECK := $(EARSHOT_CACHE)/bin/staticcheck-$(STATICCHECK_VERSION)
 # "context deadline exceeded" at the deadline (golang/go#75804, fixed in Go 1.27).
 FUZZTIME ?= 100000x
 
-.PHONY: all build test unit-test integration-test lint up down deps demo bench soak fuzz clean
+.PHONY: all build test unit-test integration-test lint up down deps demo bench soak fuzz clean screenshots
 
 all: build
 
@@ -67,6 +67,14 @@ $(STATICCHECK):
 ## report with claim verdicts (servers are started and stopped as needed).
 demo: build
 	@bash deploy/local/with-servers.sh bash deploy/local/demo.sh
+
+## screenshots: the web page in Debian's chromium, headless — a seeded page and the page of a
+## stream that went through the whole pipeline — as PNGs in .cache/screenshots/.
+screenshots: build
+	@mkdir -p $(EARSHOT_CACHE)/screenshots
+	@bash deploy/local/with-servers.sh env EARSHOT_SCREENSHOTS=$(EARSHOT_CACHE)/screenshots EARSHOT_REQUIRE_SERVERS=1 \
+	  $(GO) test -count=1 -v -run 'TestBrowserRendersTheStreamPage|TestEndToEndMatchesTruth' ./internal/web/ ./internal/aggregator/ \
+	  | grep -E '^(ok|FAIL|---)|screenshot:'
 
 ## soak: honest players and abusive clients at once against one collector for SOAK_DURATION
 ## (default 5m), loopback only: the collector's RSS against its budget, honest answers, and the

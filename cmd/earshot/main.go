@@ -113,7 +113,7 @@ count outside its interval.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddGroup(&cobra.Group{ID: "read", Title: "Reading the figures:"}, &cobra.Group{ID: "write", Title: "Claims and streams:"},
 		&cobra.Group{ID: "ops", Title: "Setting up and testing:"})
-	for _, c := range []*cobra.Command{reportCommand(), checkCommand(), auditCommand()} {
+	for _, c := range []*cobra.Command{reportCommand(), checkCommand(), serveCommand(), auditCommand()} {
 		c.GroupID = "read"
 		root.AddCommand(c)
 	}

@@ -1,13 +1,16 @@
 package aggregator_test
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -113,9 +116,75 @@ func testCLI(t *testing.T, e *env, st *sim.Stream, r *report.Stream) {
 	if out, code = earshot("audit", "--stream", stream); code != 0 || !strings.Contains(out, "ok: the exact count is inside") {
 		t.Errorf("audit (exit %d): %s", code, out)
 	}
+	testPage(t, bin, e, stream, r)
 	for _, bad := range [][]string{{"check", "--stream", stream}, {"report"}, {"report", "--stream", stream, "--format", "xml"}, {"nonsense"}} {
 		if _, code := earshot(bad...); code != 2 {
 			t.Errorf("earshot %v: exit code %d, want 2", bad, code)
 		}
+	}
+}
+
+// testPage starts `earshot serve` on the database the pipeline filled and reads the stream's
+// page in Debian's chromium: a chart point per minute, the verdict sentences, the quote stored
+// with markup shown as text. The screenshot goes to $EARSHOT_SCREENSHOTS (make screenshots).
+func testPage(t *testing.T, bin string, e *env, stream string, r *report.Stream) {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "EARSHOT_CLICKHOUSE_ADDR="+e.ch.Addr, "EARSHOT_CLICKHOUSE_DATABASE="+e.ch.Database)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("earshot serve did not stop cleanly: %v\n%s", err, stderr.String())
+		}
+	}()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	base, ok := strings.CutPrefix(strings.TrimSpace(line), "earshot serve: ")
+	if err != nil || !ok {
+		t.Fatalf("earshot serve printed %q (%v)\n%s", line, err, stderr.String())
+	}
+	base, _ = strings.CutSuffix(base, " (Ctrl-C stops)")
+	page := strings.TrimSuffix(base, "/") + "/streams/" + stream
+	res, err := result.Load(context.Background(), e.conn, stream, time.Time{}, time.Time{}, result.Tolerance)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dom := testenv.Chromium(t, "--dump-dom", page)
+	g := regexp.MustCompile(`(?s)<g class="series series-connected" data-series="connected">(.*?)</g>`).FindStringSubmatch(dom)
+	if g == nil || strings.Count(g[1], "<circle") != len(r.Minutes) {
+		t.Errorf("the chart's connected series does not have a point for each of the %d minutes", len(r.Minutes))
+	}
+	if len(res.Claims) == 0 {
+		t.Fatal("no claims stored before the page test")
+	}
+	for _, v := range res.Claims {
+		if !strings.Contains(dom, `id="claim-`+v.Claim.ID+`"`) || !strings.Contains(dom, strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(v.Sentence)) {
+			t.Errorf("claim %s: no anchor or no sentence %q on the page", v.Claim.ID, v.Sentence)
+		}
+	}
+	if strings.Contains(dom, "<b>60×</b>") || !strings.Contains(dom, "&lt;b&gt;60×&lt;/b&gt;") {
+		t.Error("the quote stored with markup is not shown as text")
+	}
+	dir := os.Getenv("EARSHOT_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(dir, "pipeline-stream.png")
+	testenv.Chromium(t, "--screenshot="+shot, "--window-size=1280,2000", "--hide-scrollbars", page)
+	if png, err := os.ReadFile(shot); err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Errorf("screenshot %s: %v", shot, err)
+	} else {
+		t.Logf("screenshot: %s", shot)
 	}
 }

@@ -54,10 +54,14 @@ func Factor(k float64) string {
 }
 
 // Amount is a count of noun for a sentence: "821 listeners (exact)" or
-// "1 234 000 listeners (95 % 1 230 000–1 238 000)".
+// "1 234 000 listeners (95 % 1 230 000–1 238 000)"; without a noun "821 (exact)".
 func Amount(c Count, noun string) string {
-	if c.Exact {
-		return Int(c.Value) + " " + noun + " (exact)"
+	v := Int(c.Value)
+	if noun != "" {
+		v += " " + noun
 	}
-	return fmt.Sprintf("%s %s (95 %% %s–%s)", Int(c.Value), noun, Int(c.Lo), Int(c.Hi))
+	if c.Exact {
+		return v + " (exact)"
+	}
+	return fmt.Sprintf("%s (95 %% %s–%s)", v, Int(c.Lo), Int(c.Hi))
 }
