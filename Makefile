@@ -87,8 +87,10 @@ soak: build
 # Go benchmarks run BENCHCOUNT times each and print medians (one run is noise on a shared
 # machine); the side-by-side harnesses take medians of their own runs.
 BENCHCOUNT ?= 5
+# The 1M–5M band of the interval coverage runs here (a minute); make test checks the bands below.
 bench: build
 	@bash deploy/local/with-servers.sh bash -c 'set -o pipefail; $(GO) test -run "^$$" -bench . -benchmem -count $(BENCHCOUNT) ./... | $(GO) run ./bench/median && $(GO) run ./bench/collector && $(GO) run ./bench/aggregator'
+	@$(GO) test ./internal/sketch -count=1 -run TestIntervalCoverage -v -args -large | grep -E 'covered|^(ok|FAIL|---)'
 
 
 clean:

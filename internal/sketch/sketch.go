@@ -34,13 +34,6 @@ const (
 	Z = 1.959964
 )
 
-// RelStdErr is the relative standard error of one dense precision-16 sketch, measured: over 600
-// trials at 1e5–1e6 distinct keys (seeds disjoint from the test's) axiomhq's LogLog-Beta
-// estimator erred by 0.382 % (root mean square), below the textbook 1.04/√m = 0.406 %, which
-// over-covered (98 of 100 intervals). TestIntervalCoverage checks the 95 % intervals built from
-// it cover the truth 93–97 % of the time.
-const RelStdErr = 0.00382
-
 // Set is a distinct-count set of 64-bit keys. The zero value is empty and ready to use.
 // A Set is not safe for concurrent use.
 type Set struct {
@@ -118,7 +111,7 @@ func (s *Set) Count() Count {
 
 // Estimate builds the interval of one dense sketch's estimate.
 func Estimate(v float64) Count {
-	half := Z * RelStdErr * v
+	half := Z * RelStdErr(v) * v
 	return Count{Value: v, Lo: math.Max(0, v-half), Hi: v + half}
 }
 
