@@ -91,17 +91,27 @@ func testCookbook(t *testing.T, conn driver.Conn, st *sim.Stream, r *report.Stre
 	}
 
 	var conn1, hear1, qual1 uint64
-	if err := conn.QueryRow(ctx, qs["any_range_distinct"]).Scan(&conn1, &hear1, &qual1); err != nil {
+	var cLo, cHi, hLo, hHi, qLo, qHi float64
+	if err := conn.QueryRow(ctx, qs["any_range_distinct"]).Scan(&conn1, &cLo, &cHi, &hear1, &hLo, &hHi, &qual1, &qLo, &qHi); err != nil {
 		t.Fatal(err)
 	}
 	close("any_range_distinct connected", float64(conn1), r.CumeConnected.Value)
 	close("any_range_distinct hearing", float64(hear1), r.CumeHearing.Value)
 	close("any_range_distinct qualified", float64(qual1), r.CumeQualified.Value)
+	// Counts up to 4 096 are exact in uniqCombined64 (its hash set), so is the interval.
+	for _, x := range []struct {
+		name      string
+		v, lo, hi float64
+	}{{"connected", float64(conn1), cLo, cHi}, {"hearing", float64(hear1), hLo, hHi}, {"qualified", float64(qual1), qLo, qHi}} {
+		if x.v <= 4096 && (x.lo != x.v || x.hi != x.v) {
+			t.Errorf("any_range_distinct %s: %v in [%v, %v], want an exact interval", x.name, x.v, x.lo, x.hi)
+		}
+	}
 	// A range that is no stored window: the 20 minutes from the audio's start.
 	from := st.Scenario.Start.Add(st.Scenario.AudioDelay)
 	sub := clickhouse.Context(context.Background(), clickhouse.WithParameters(clickhouse.Parameters{
 		"stream": st.Scenario.StreamID, "from": from.Format(time.DateTime), "to": from.Add(20 * time.Minute).Format(time.DateTime)}))
-	if err := conn.QueryRow(sub, qs["any_range_distinct"]).Scan(&conn1, &hear1, &qual1); err != nil {
+	if err := conn.QueryRow(sub, qs["any_range_distinct"]).Scan(&conn1, &cLo, &cHi, &hear1, &hLo, &hHi, &qual1, &qLo, &qHi); err != nil {
 		t.Fatal(err)
 	}
 	rr, err := report.Load(context.Background(), conn, st.Scenario.StreamID, from, from.Add(20*time.Minute))
