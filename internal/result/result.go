@@ -8,7 +8,9 @@
 package result
 
 import (
+	"encoding/json"
 	"maps"
+	"math"
 	"time"
 
 	"github.com/earshot/earshot/internal/claims"
@@ -125,6 +127,26 @@ type Claim struct {
 	Metric       string     `json:"metric"`
 	SaidAt       *time.Time `json:"said_at"`
 	SourceURL    string     `json:"source_url"`
+}
+
+// MarshalJSON writes claimed_value as null when it is not a finite number: a row of the claims
+// table is not validated on the way out (claims.Check answers "not measurable" for it), and
+// one NaN must not keep the whole result from encoding.
+func (c Claim) MarshalJSON() ([]byte, error) {
+	out := struct {
+		ID           string     `json:"claim_id"`
+		StreamID     string     `json:"stream_id"`
+		Claimant     string     `json:"claimant"`
+		Quote        string     `json:"quote"`
+		ClaimedValue *float64   `json:"claimed_value"`
+		Metric       string     `json:"metric"`
+		SaidAt       *time.Time `json:"said_at"`
+		SourceURL    string     `json:"source_url"`
+	}{c.ID, c.StreamID, c.Claimant, c.Quote, nil, c.Metric, c.SaidAt, c.SourceURL}
+	if v := c.ClaimedValue; !math.IsNaN(v) && !math.IsInf(v, 0) {
+		out.ClaimedValue = &v
+	}
+	return json.Marshal(out)
 }
 
 // Figure is a measured number named for people.

@@ -1,0 +1,36 @@
+package render
+
+import (
+	"bytes"
+	"math"
+	"testing"
+
+	"github.com/earshot/earshot/internal/claims"
+	"github.com/earshot/earshot/internal/result"
+)
+
+// storedClaimResult is the fixture with one claim as the claims table may hold it: ForStream
+// does not validate rows (one inserted with SQL, or by an older version), and claims.Check
+// expressly answers "not measurable" for a value that is not a finite number ≥ 0 or a metric
+// it does not know.
+func storedClaimResult(c claims.Claim) *result.Result {
+	r := fixtureStream("s", "network")
+	c.ID, c.StreamID = "odd", "s"
+	return result.Build("s", r, []claims.Verdict{claims.Check(c, r, result.Tolerance)})
+}
+
+// TestJSONEncodesAStoredNaNClaim: one claim with a NaN or infinite claimed_value must not make
+// the whole report (and the web page's JSON) fail to encode.
+func TestJSONEncodesAStoredNaNClaim(t *testing.T) {
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		res := storedClaimResult(claims.Claim{ClaimedValue: v, Metric: claims.MetricConcurrent})
+		var out bytes.Buffer
+		if err := JSON(&out, res); err != nil {
+			t.Errorf("claimed_value %v: the report cannot be encoded: %v", v, err)
+		}
+		out.Reset()
+		if err := VerdictJSON(&out, res.Claims[0]); err != nil {
+			t.Errorf("claimed_value %v: the verdict cannot be encoded: %v", v, err)
+		}
+	}
+}
