@@ -3,10 +3,14 @@ package render
 import (
 	"bytes"
 	"math"
+	"path/filepath"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/earshot/earshot/internal/claims"
 	"github.com/earshot/earshot/internal/result"
+	"github.com/earshot/earshot/internal/testenv"
 )
 
 // storedClaimResult is the fixture with one claim as the claims table may hold it: ForStream
@@ -31,6 +35,35 @@ func TestJSONEncodesAStoredNaNClaim(t *testing.T) {
 		out.Reset()
 		if err := VerdictJSON(&out, res.Claims[0]); err != nil {
 			t.Errorf("claimed_value %v: the verdict cannot be encoded: %v", v, err)
+		}
+	}
+}
+
+// TestJSONOfOddStoredClaimsMatchesSchema: the verdicts Check gives for stored claims it cannot
+// measure (unknown metric, negative or non-finite value) are still valid against the schema.
+func TestJSONOfOddStoredClaimsMatchesSchema(t *testing.T) {
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	sch, err := c.Compile(filepath.Join(testenv.RepoRoot(), "docs", "report.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, cl := range map[string]claims.Claim{
+		"unknown metric": {ClaimedValue: 1000, Metric: "listeners"},
+		"negative value": {ClaimedValue: -5, Metric: claims.MetricCume},
+		"NaN value":      {ClaimedValue: math.NaN(), Metric: claims.MetricCume},
+	} {
+		var out bytes.Buffer
+		if err := JSON(&out, storedClaimResult(cl)); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		doc, err := jsonschema.UnmarshalJSON(&out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sch.Validate(doc); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }
