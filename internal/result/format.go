@@ -41,11 +41,20 @@ func Short(v float64) string {
 }
 
 // Factor formats a ratio for a sentence: ×1.4, ×48, ×73 000 (two significant digits above
-// 100: more would claim a precision the comparison does not have).
+// 100: more would claim a precision the comparison does not have). Below 10 it keeps one
+// decimal, or as many more as it takes not to print ×1.0 for a factor that is not 1, nor ×0.0
+// for one that is not 0: "overstated ×1.0" would contradict itself.
 func Factor(k float64) string {
 	switch {
 	case k < 10:
-		return "×" + strconv.FormatFloat(k, 'f', 1, 64)
+		d := 1
+		for ; d < 6; d++ {
+			r, _ := strconv.ParseFloat(strconv.FormatFloat(k, 'f', d, 64), 64)
+			if (r != 1 || k == 1) && (r != 0 || k == 0) {
+				break
+			}
+		}
+		return "×" + strconv.FormatFloat(k, 'f', d, 64)
 	case k < 100:
 		return "×" + strconv.FormatFloat(k, 'f', 0, 64)
 	}
