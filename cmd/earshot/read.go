@@ -49,6 +49,9 @@ docs/report.schema.json), csv (the minute curve), markdown (for a CMS or a chat)
 			if !validFormat(format) {
 				return usagef("--format %q: want one of %s", format, strings.Join(render.Formats, ", "))
 			}
+			if err := checkTolerance(tolerance); err != nil {
+				return err
+			}
 			conn, err := open(cmd)
 			if err != nil {
 				return err
@@ -130,6 +133,9 @@ saving twice stores it once); report and the web page then show it.`,
 			}
 			if format != "table" && format != "json" {
 				return usagef("--format %q: want table or json", format)
+			}
+			if err := checkTolerance(tolerance); err != nil {
+				return err
 			}
 			conn, err := open(cmd)
 			if err != nil {
