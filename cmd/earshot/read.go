@@ -52,6 +52,9 @@ docs/report.schema.json), csv (the minute curve), markdown (for a CMS or a chat)
 			if err := checkTolerance(tolerance); err != nil {
 				return err
 			}
+			if follow && every <= 0 {
+				return usagef("--every %s: want a positive interval", every)
+			}
 			conn, err := open(cmd)
 			if err != nil {
 				return err

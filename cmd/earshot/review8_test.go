@@ -34,3 +34,14 @@ func TestToleranceIsValidated(t *testing.T) {
 		}
 	}
 }
+
+// TestFollowNeedsAPositiveInterval: `report --follow --every 0` (or a negative interval)
+// re-ran the report against ClickHouse in a tight loop until the stream was final.
+func TestFollowNeedsAPositiveInterval(t *testing.T) {
+	for _, every := range []string{"0", "-5s"} {
+		args := []string{"report", "--stream", "s", "--follow", "--every", every}
+		if code, diag := runArgs(t, args...); code != exitUsage || !strings.Contains(diag, "--every") {
+			t.Errorf("%v: exit code %d, want %d\n%s", args, code, exitUsage, diag)
+		}
+	}
+}
