@@ -46,6 +46,17 @@ docs/report.schema.json), csv (the minute curve), markdown (for a CMS or a chat)
 			if err != nil {
 				return err
 			}
+			for _, x := range []struct {
+				name string
+				t    time.Time
+			}{{"from", f}, {"to", t}} {
+				if !x.t.Equal(x.t.Truncate(time.Minute)) {
+					return usagef("--%s %s: the range is made of whole minutes; give a time on the minute", x.name, x.t.Format(time.RFC3339Nano))
+				}
+			}
+			if !f.IsZero() && !t.IsZero() && !f.Before(t) {
+				return usagef("--from must be before --to (to is exclusive)")
+			}
 			if !validFormat(format) {
 				return usagef("--format %q: want one of %s", format, strings.Join(render.Formats, ", "))
 			}

@@ -45,3 +45,22 @@ func TestFollowNeedsAPositiveInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestRangeMustBeMinuteAligned: docs/report.md says --from/--to take a minute-aligned range.
+// A --from of 01:00:30 silently dropped the minute 01:00, a --to of 01:05:30 silently added
+// the whole minute 01:05 (the result then ends at 01:06), and --from after --to reported "no
+// data" for a stream that has some.
+func TestRangeMustBeMinuteAligned(t *testing.T) {
+	for _, rng := range [][]string{
+		{"--from", "2024-08-13T01:00:30Z"},
+		{"--to", "2024-08-13T01:05:30Z"},
+		{"--from", "2024-08-13T01:00:00.5Z"},
+		{"--from", "2024-08-13T02:00:00Z", "--to", "2024-08-13T01:00:00Z"},
+		{"--from", "2024-08-13T01:00:00Z", "--to", "2024-08-13T01:00:00Z"},
+	} {
+		args := append([]string{"report", "--stream", "s"}, rng...)
+		if code, diag := runArgs(t, args...); code != exitUsage {
+			t.Errorf("%v: exit code %d, want %d\n%s", args, code, exitUsage, diag)
+		}
+	}
+}
