@@ -26,15 +26,17 @@ func Int(v float64) string {
 	return b.String()
 }
 
-// Short formats a large count the way apps display it: 1.2M, 45.3K, 821.
+// Short formats a large count the way apps display it: 1.2M, 45.3K, 821. A value is shown in
+// the unit it rounds into: 999 999 is 1M, not 1000K.
 func Short(v float64) string {
 	trim := func(s string) string { return strings.TrimSuffix(s, ".0") }
+	// Each unit applies from the value that rounds (to its one decimal) to 1.0 of it.
 	switch a := math.Abs(v); {
-	case a >= 1e9:
+	case a >= 0.99995e9:
 		return trim(fmt.Sprintf("%.1f", v/1e9)) + "B"
-	case a >= 1e6:
+	case a >= 0.99995e6:
 		return trim(fmt.Sprintf("%.1f", v/1e6)) + "M"
-	case a >= 1e4:
+	case a >= 9_999.5:
 		return trim(fmt.Sprintf("%.1f", v/1e3)) + "K"
 	}
 	return Int(v)

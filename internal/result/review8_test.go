@@ -40,3 +40,19 @@ func TestOverstatedAtATightToleranceDoesNotSayX1(t *testing.T) {
 		t.Errorf("sentence: %s", v.Sentence)
 	}
 }
+
+// TestShortAtTheUnitBoundary: a count that rounds up to the next unit is shown in it, as apps
+// do: 999 999 is 1M, not "1000K" (the sentence said "the platform displayed 1000K").
+func TestShortAtTheUnitBoundary(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		want string
+	}{
+		{999_999, "1M"}, {999_950, "1M"}, {999_949, "999.9K"}, {999_960_000, "1B"}, {9_999, "9 999"}, {9_999.6, "10K"},
+		{1_213_000, "1.2M"}, {45_300, "45.3K"},
+	} {
+		if got := Short(c.v); got != c.want {
+			t.Errorf("Short(%v) = %s, want %s", c.v, got, c.want)
+		}
+	}
+}
