@@ -174,6 +174,12 @@ type Verdict struct {
 
 // Build computes the result of a stream from its report (nil: no data) and its verdicts.
 func Build(stream string, r *report.Stream, vs []claims.Verdict) *Result {
+	return build(stream, r, r, vs)
+}
+
+// build is Build for a report r of part of the stream, whose claims were checked against the
+// whole stream's report: their sentences are drawn from whole.
+func build(stream string, r, whole *report.Stream, vs []claims.Verdict) *Result {
 	out := &Result{SchemaVersion: SchemaVersion, StreamID: stream, Status: StatusNoData,
 		Minutes: []Minute{}, Claims: []Verdict{}, Definitions: maps.Clone(Definitions)}
 	if r != nil {
@@ -195,8 +201,12 @@ func Build(stream string, r *report.Stream, vs []claims.Verdict) *Result {
 		}
 	}
 	out.DisplayedCounter = counter(r)
+	tracks := out.DisplayedCounter.tracks()
+	if whole != r {
+		tracks = counter(whole).tracks()
+	}
 	for _, v := range vs {
-		out.Claims = append(out.Claims, verdict(v, r, out.DisplayedCounter.tracks()))
+		out.Claims = append(out.Claims, verdict(v, whole, tracks))
 	}
 	return out
 }
