@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"math"
 	"path/filepath"
 	"strings"
@@ -95,5 +96,24 @@ func TestCSVStreamIDCannotBeAFormula(t *testing.T) {
 	CSV(&out, fixture("x-space-2024-08-12", "network", ""))
 	if !strings.Contains(out.String(), "\nx-space-2024-08-12,") {
 		t.Errorf("an ordinary id is changed:\n%s", out.String())
+	}
+}
+
+// TestNoDataHasNoRange: docs/report.md defines from and to as the first minute with data and
+// the end of the last; a stream without data has neither, and its JSON said
+// "0001-01-01T00:00:00Z", a date a dashboard plots and a scraper subtracts.
+func TestNoDataHasNoRange(t *testing.T) {
+	var out bytes.Buffer
+	if err := JSON(&out, result.Build("gone", nil, nil)); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"from", "to"} {
+		if v, ok := m[k]; !ok || v != nil {
+			t.Errorf("%s: %v, want null", k, v)
+		}
 	}
 }

@@ -31,11 +31,13 @@ const (
 
 // Result is a stream's measured audience over a minute-aligned range, with claim verdicts.
 type Result struct {
-	SchemaVersion int       `json:"schema_version"`
-	StreamID      string    `json:"stream_id"`
-	From          time.Time `json:"from"` // first minute with data (inclusive)
-	To            time.Time `json:"to"`   // end of the last minute with data (exclusive)
-	Status        string    `json:"status"`
+	SchemaVersion int    `json:"schema_version"`
+	StreamID      string `json:"stream_id"`
+	// From is the first minute with data (inclusive), To the end of the last (exclusive); both
+	// null without data.
+	From   *time.Time `json:"from"`
+	To     *time.Time `json:"to"`
+	Status string     `json:"status"`
 	// FinalUntil is the end of the run of final minutes the range starts with (null: none).
 	FinalUntil *time.Time `json:"final_until"`
 	Totals     *Totals    `json:"totals"` // null when there is no data
@@ -183,7 +185,7 @@ func build(stream string, r, whole *report.Stream, vs []claims.Verdict) *Result 
 	out := &Result{SchemaVersion: SchemaVersion, StreamID: stream, Status: StatusNoData,
 		Minutes: []Minute{}, Claims: []Verdict{}, Definitions: maps.Clone(Definitions)}
 	if r != nil {
-		out.From, out.To = r.From.UTC(), r.To.UTC()
+		out.From, out.To = timePtr(r.From), timePtr(r.To)
 		out.Totals = totals(r)
 		for _, m := range r.Minutes {
 			out.Minutes = append(out.Minutes, minute(m))
