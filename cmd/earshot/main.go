@@ -190,6 +190,16 @@ func parseTime(flag, s string) (time.Time, error) {
 	return t, nil
 }
 
+// checkTolerance refuses a --tolerance that is not in [0, 1): NaN would make every claim
+// consistent (and the JSON unencodable), a negative one would call claims below the measured
+// figure overstated, 1 or more would never call a claim understated.
+func checkTolerance(t float64) error {
+	if !(t >= 0 && t < 1) {
+		return usagef("--tolerance %v: want a relative tolerance ≥ 0 and < 1, e.g. 0.05", t)
+	}
+	return nil
+}
+
 // exactArgs is cobra.ExactArgs as a usage error.
 func exactArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {

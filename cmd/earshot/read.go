@@ -46,8 +46,25 @@ docs/report.schema.json), csv (the minute curve), markdown (for a CMS or a chat)
 			if err != nil {
 				return err
 			}
+			for _, x := range []struct {
+				name string
+				t    time.Time
+			}{{"from", f}, {"to", t}} {
+				if !x.t.Equal(x.t.Truncate(time.Minute)) {
+					return usagef("--%s %s: the range is made of whole minutes; give a time on the minute", x.name, x.t.Format(time.RFC3339Nano))
+				}
+			}
+			if !f.IsZero() && !t.IsZero() && !f.Before(t) {
+				return usagef("--from must be before --to (to is exclusive)")
+			}
 			if !validFormat(format) {
 				return usagef("--format %q: want one of %s", format, strings.Join(render.Formats, ", "))
+			}
+			if err := checkTolerance(tolerance); err != nil {
+				return err
+			}
+			if follow && every <= 0 {
+				return usagef("--every %s: want a positive interval", every)
 			}
 			conn, err := open(cmd)
 			if err != nil {
@@ -130,6 +147,9 @@ saving twice stores it once); report and the web page then show it.`,
 			}
 			if format != "table" && format != "json" {
 				return usagef("--format %q: want table or json", format)
+			}
+			if err := checkTolerance(tolerance); err != nil {
+				return err
 			}
 			conn, err := open(cmd)
 			if err != nil {

@@ -33,6 +33,9 @@ It only reads ClickHouse: give it the earshot_analyst role (earshot migrate --ro
   earshot serve --listen 0.0.0.0:8090 --set clickhouse.database=earshot_demo`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkTolerance(tolerance); err != nil {
+				return err
+			}
 			conn, err := open(cmd)
 			if err != nil {
 				return err

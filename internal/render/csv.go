@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/earshot/earshot/internal/result"
@@ -32,7 +33,7 @@ func CSV(w io.Writer, res *result.Result) error {
 		return u(*v)
 	}
 	for _, m := range res.Minutes {
-		if err := cw.Write([]string{res.StreamID, m.Minute.Format(time.RFC3339),
+		if err := cw.Write([]string{cell(res.StreamID), m.Minute.Format(time.RFC3339),
 			f(m.Connected.Value), f(m.Connected.Lo), f(m.Connected.Hi), b(m.Connected.Exact),
 			f(m.Hearing.Value), f(m.Hearing.Lo), f(m.Hearing.Hi), b(m.Hearing.Exact),
 			u(m.PeakConcurrent), u(m.PeakConcurrentHearing), opt(m.DisplayedMax), opt(m.DisplayedLast),
@@ -43,4 +44,14 @@ func CSV(w io.Writer, res *result.Result) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// cell keeps a text cell from being run as a formula by a spreadsheet: one starting with =, +,
+// -, @, a tab or a carriage return gets a leading apostrophe (OWASP, "CSV injection"). Stream
+// ids come from clients; the other cells are numbers, times and booleans.
+func cell(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
 }

@@ -97,6 +97,9 @@ func errorsLine(total uint64, byCode map[string]uint64, esc func(string) string)
 
 // title is the result's first line: the stream, its range and how many minutes have data.
 func title(res *result.Result, esc func(string) string) string {
+	if res.From == nil || res.To == nil {
+		return fmt.Sprintf("stream %s (%d minutes with data)", esc(res.StreamID), len(res.Minutes))
+	}
 	return fmt.Sprintf("stream %s, %s – %s (%d minutes with data)", esc(res.StreamID), res.From.Format("2006-01-02 15:04"),
 		res.To.Format("15:04 MST"), len(res.Minutes))
 }

@@ -19,19 +19,43 @@ const Tolerance = 0.05
 // plus extra ones (not stored: `earshot check` without --save), checks every claim and builds
 // the result. A stream without data gives a result with status no_data and its claims not
 // measurable.
+//
+// Claims are checked against the whole stream whatever the range (docs/report.md: a cume claim
+// with the distinct listeners over the stream, a concurrent one without said_at with the
+// stream's peak, one with said_at with its minute even outside the range).
 func Load(ctx context.Context, conn driver.Conn, stream string, from, to time.Time, tolerance float64, extra ...claims.Claim) (*Result, error) {
-	r, err := report.Load(ctx, conn, stream, from, to)
-	if err != nil && !errors.Is(err, report.ErrNoData) {
+	r, err := loadReport(ctx, conn, stream, from, to)
+	if err != nil {
 		return nil, err
+	}
+	whole := r
+	if !from.IsZero() || !to.IsZero() {
+		if whole, err = loadReport(ctx, conn, stream, time.Time{}, time.Time{}); err != nil {
+			return nil, err
+		}
 	}
 	cs, err := claims.ForStream(ctx, conn, stream)
 	if err != nil {
 		return nil, err
 	}
-	cs = append(cs, extra...)
+	return checked(stream, r, whole, append(cs, extra...), tolerance), nil
+}
+
+// loadReport is report.Load with no data as a nil report.
+func loadReport(ctx context.Context, conn driver.Conn, stream string, from, to time.Time) (*report.Stream, error) {
+	r, err := report.Load(ctx, conn, stream, from, to)
+	if errors.Is(err, report.ErrNoData) {
+		return nil, nil
+	}
+	return r, err
+}
+
+// checked is the result of r (the range shown) with cs checked against whole (the whole
+// stream; r itself when the range is the whole stream).
+func checked(stream string, r, whole *report.Stream, cs []claims.Claim, tolerance float64) *Result {
 	vs := make([]claims.Verdict, len(cs))
 	for i, c := range cs {
-		vs[i] = claims.Check(c, r, tolerance)
+		vs[i] = claims.Check(c, whole, tolerance)
 	}
-	return Build(stream, r, vs), nil
+	return build(stream, r, whole, vs)
 }

@@ -8,7 +8,9 @@
 package result
 
 import (
+	"encoding/json"
 	"maps"
+	"math"
 	"time"
 
 	"github.com/earshot/earshot/internal/claims"
@@ -29,11 +31,13 @@ const (
 
 // Result is a stream's measured audience over a minute-aligned range, with claim verdicts.
 type Result struct {
-	SchemaVersion int       `json:"schema_version"`
-	StreamID      string    `json:"stream_id"`
-	From          time.Time `json:"from"` // first minute with data (inclusive)
-	To            time.Time `json:"to"`   // end of the last minute with data (exclusive)
-	Status        string    `json:"status"`
+	SchemaVersion int    `json:"schema_version"`
+	StreamID      string `json:"stream_id"`
+	// From is the first minute with data (inclusive), To the end of the last (exclusive); both
+	// null without data.
+	From   *time.Time `json:"from"`
+	To     *time.Time `json:"to"`
+	Status string     `json:"status"`
 	// FinalUntil is the end of the run of final minutes the range starts with (null: none).
 	FinalUntil *time.Time `json:"final_until"`
 	Totals     *Totals    `json:"totals"` // null when there is no data
@@ -127,6 +131,26 @@ type Claim struct {
 	SourceURL    string     `json:"source_url"`
 }
 
+// MarshalJSON writes claimed_value as null when it is not a finite number: a row of the claims
+// table is not validated on the way out (claims.Check answers "not measurable" for it), and
+// one NaN must not keep the whole result from encoding.
+func (c Claim) MarshalJSON() ([]byte, error) {
+	out := struct {
+		ID           string     `json:"claim_id"`
+		StreamID     string     `json:"stream_id"`
+		Claimant     string     `json:"claimant"`
+		Quote        string     `json:"quote"`
+		ClaimedValue *float64   `json:"claimed_value"`
+		Metric       string     `json:"metric"`
+		SaidAt       *time.Time `json:"said_at"`
+		SourceURL    string     `json:"source_url"`
+	}{c.ID, c.StreamID, c.Claimant, c.Quote, nil, c.Metric, c.SaidAt, c.SourceURL}
+	if v := c.ClaimedValue; !math.IsNaN(v) && !math.IsInf(v, 0) {
+		out.ClaimedValue = &v
+	}
+	return json.Marshal(out)
+}
+
 // Figure is a measured number named for people.
 type Figure struct {
 	Metric string `json:"metric"` // a key of Definitions
@@ -152,10 +176,16 @@ type Verdict struct {
 
 // Build computes the result of a stream from its report (nil: no data) and its verdicts.
 func Build(stream string, r *report.Stream, vs []claims.Verdict) *Result {
+	return build(stream, r, r, vs)
+}
+
+// build is Build for a report r of part of the stream, whose claims were checked against the
+// whole stream's report: their sentences are drawn from whole.
+func build(stream string, r, whole *report.Stream, vs []claims.Verdict) *Result {
 	out := &Result{SchemaVersion: SchemaVersion, StreamID: stream, Status: StatusNoData,
 		Minutes: []Minute{}, Claims: []Verdict{}, Definitions: maps.Clone(Definitions)}
 	if r != nil {
-		out.From, out.To = r.From.UTC(), r.To.UTC()
+		out.From, out.To = timePtr(r.From), timePtr(r.To)
 		out.Totals = totals(r)
 		for _, m := range r.Minutes {
 			out.Minutes = append(out.Minutes, minute(m))
@@ -173,8 +203,12 @@ func Build(stream string, r *report.Stream, vs []claims.Verdict) *Result {
 		}
 	}
 	out.DisplayedCounter = counter(r)
+	tracks := out.DisplayedCounter.tracks()
+	if whole != r {
+		tracks = counter(whole).tracks()
+	}
 	for _, v := range vs {
-		out.Claims = append(out.Claims, verdict(v, r, out.DisplayedCounter.tracks()))
+		out.Claims = append(out.Claims, verdict(v, whole, tracks))
 	}
 	return out
 }

@@ -13,7 +13,8 @@ import (
 // minutesResult is a hand-made result of n minutes from spaceStart: connected i*100 ± 10
 // (exact in even minutes), hearing half of it, the counter in all but minute 2.
 func minutesResult(n int) *result.Result {
-	r := &result.Result{StreamID: "s", Status: result.StatusFinal, From: spaceStart, To: spaceStart.Add(time.Duration(n) * time.Minute)}
+	from, to := spaceStart, spaceStart.Add(time.Duration(n)*time.Minute)
+	r := &result.Result{StreamID: "s", Status: result.StatusFinal, From: &from, To: &to}
 	for i := range n {
 		v := float64(100 * (i + 1))
 		c := result.Count{Value: v, Lo: v - 10, Hi: v + 10}

@@ -47,7 +47,7 @@ func sourceOf(rs ...*result.Result) *fakeSource {
 		}
 		si := StreamInfo{ID: r.StreamID, Status: st}
 		if r.Totals != nil {
-			si.First, si.Last, si.Peak = r.From, r.To.Add(-time.Minute), r.Totals.PeakConcurrent.Value
+			si.First, si.Last, si.Peak = *r.From, r.To.Add(-time.Minute), r.Totals.PeakConcurrent.Value
 		}
 		f.streams = append(f.streams, si)
 	}

@@ -112,7 +112,7 @@ func newStreamView(site string, refresh time.Duration, r *result.Result) streamV
 		JSONHref: streamHref(r.StreamID) + ".json", CSVHref: streamHref(r.StreamID) + ".csv", Chart: newChart(r),
 		HasData: len(r.Minutes) > 0, Counter: r.DisplayedCounter,
 	}
-	if v.HasData {
+	if v.HasData && r.From != nil && r.To != nil {
 		v.Range = r.From.Format("2 Jan 2006 15:04") + " – " + r.To.Format("15:04 UTC")
 	}
 	if r.Totals != nil {
