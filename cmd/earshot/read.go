@@ -63,6 +63,9 @@ docs/report.schema.json), csv (the minute curve), markdown (for a CMS or a chat)
 			if err := checkTolerance(tolerance); err != nil {
 				return err
 			}
+			if follow && format != "table" {
+				return usagef("--follow prints the table again and again; --format %s is one document (fetch it again instead)", format)
+			}
 			if follow && every <= 0 {
 				return usagef("--every %s: want a positive interval", every)
 			}

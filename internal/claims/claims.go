@@ -183,6 +183,16 @@ func Check(c Claim, r *report.Stream, tolerance float64) Verdict {
 			return v
 		}
 		v.Measured = v.Context[0]
+		// "The app showed 560K at 00:58" is about that minute's counter, not its peak.
+		if !c.SaidAt.IsZero() {
+			m, ok := r.At(c.SaidAt)
+			if !ok || !m.HasDisplayed {
+				v.Kind, v.Reason = NotMeasurable, "the platform's displayed counter was not reported in the minute the claim was made ("+c.SaidAt.UTC().Format(time.RFC3339)+")"
+				return v
+			}
+			v.Measured = Figure{Name: "displayed by the platform in the minute of the claim (max)", Count: exact(float64(m.DisplayedMax)),
+				Note: m.Start.Format("15:04 UTC")}
+		}
 	default:
 		v.Kind, v.Reason = NotMeasurable, fmt.Sprintf("unknown metric %s", show(c.Metric))
 		return v

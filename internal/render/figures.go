@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/earshot/earshot/internal/result"
 )
@@ -108,7 +111,8 @@ func capitalize(s string) string {
 	if s == "" {
 		return s
 	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	r, size := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[size:]
 }
 
 // verdictLine is "overstated by ×48.2", "consistent (…)", "not measurable: reason".
@@ -119,7 +123,7 @@ func verdictLine(v result.Verdict) string {
 	case v.Factor == nil:
 		return v.Reason
 	case v.Verdict == "consistent":
-		return fmt.Sprintf("%s (within the 95%% interval ± %.0f%%)", v.Verdict, v.Tolerance*100)
+		return fmt.Sprintf("%s (within the 95%% interval ± %s%%)", v.Verdict, strconv.FormatFloat(v.Tolerance*100, 'g', 3, 64))
 	}
 	return fmt.Sprintf("%s by %s", v.Verdict, result.Factor(*v.Factor))
 }

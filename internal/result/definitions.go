@@ -6,6 +6,7 @@ var Definitions = map[string]string{
 	"displayed_max":           "The platform's own listener counter, as its app showed it (largest value seen); earshot does not know what it counts.",
 	"peak_concurrent":         "The most listeners connected at the same second: a live session, from join (or first heartbeat) to leave or 60 s of silence.",
 	"peak_concurrent_minute":  "The most listeners connected at the same second within the minute the claim was made.",
+	"displayed_minute":        "The platform's own listener counter at its largest within the minute the claim was made.",
 	"peak_concurrent_hearing": "The most listeners at the same second who were actually hearing audio (≥ 2 s unmuted in the minute).",
 	"connected":               "Distinct listeners with a live session at any moment of the minute.",
 	"hearing":                 "Distinct listeners for whom at least 2 s of unmuted audio was rendered in the minute: the audience that could actually hear.",

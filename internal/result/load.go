@@ -3,6 +3,7 @@ package result
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -34,9 +35,17 @@ func Load(ctx context.Context, conn driver.Conn, stream string, from, to time.Ti
 			return nil, err
 		}
 	}
-	cs, err := claims.ForStream(ctx, conn, stream)
+	stored, err := claims.ForStream(ctx, conn, stream)
 	if err != nil {
 		return nil, err
+	}
+	// A claim stated now (extra) replaces a stored one with its id: `earshot check` shows what
+	// was typed, not what was saved under the same derived id before.
+	cs := make([]claims.Claim, 0, len(stored)+len(extra))
+	for _, c := range stored {
+		if !slices.ContainsFunc(extra, func(e claims.Claim) bool { return e.ID == c.ID }) {
+			cs = append(cs, c)
+		}
 	}
 	return checked(stream, r, whole, append(cs, extra...), tolerance), nil
 }

@@ -150,3 +150,22 @@ func TestNoRatio(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", v.Sentence, want)
 	}
 }
+
+// TestDisplayedClaimAtATime: "the app showed 1.2M at 01:00" is compared with that minute's
+// counter (its largest value in the minute, 1 213 000), not the stream's; a minute without the
+// counter is not measurable.
+func TestDisplayedClaimAtATime(t *testing.T) {
+	r := night()
+	at := time.Date(2024, 8, 13, 1, 0, 40, 0, time.UTC)
+	c := claims.Claim{ID: "d", StreamID: "space", ClaimedValue: 1.2e6, Metric: claims.MetricDisplayed, SaidAt: at}
+	v := Build("space", r, []claims.Verdict{claims.Check(c, r, Tolerance)}).Claims[0]
+	want := "At 01:00 UTC, the platform's counter showed up to 1 213 000; the claim of 1 200 000 is consistent with it (within the 95 % interval ± 5 %); 821 listeners were connected at once and 640 could hear."
+	if v.Verdict != claims.Consistent || v.Measured.Metric != "displayed_minute" || v.Sentence != want {
+		t.Errorf("%s %+v\n got  %s\n want %s", v.Verdict, v.Measured, v.Sentence, want)
+	}
+	// 00:59 had no counter: not measurable, although the stream had one.
+	c.SaidAt = at.Add(-time.Minute)
+	if v := Build("space", r, []claims.Verdict{claims.Check(c, r, Tolerance)}).Claims[0]; v.Verdict != claims.NotMeasurable {
+		t.Errorf("a minute without the counter: %s", v.Verdict)
+	}
+}

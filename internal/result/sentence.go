@@ -2,6 +2,7 @@ package result
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/earshot/earshot/internal/claims"
@@ -33,11 +34,18 @@ func sentence(v Verdict, r *report.Stream, tracks string) string {
 		fmt.Fprintf(&b, "Over the stream, %s connected and %s heard audio",
 			Amount(count(r.CumeConnected), "distinct listeners"), Amount(count(r.CumeHearing), "listeners"))
 	case claims.MetricDisplayed:
-		fmt.Fprintf(&b, "The platform's counter showed at most %s%s%s", Int(float64(r.DisplayedMax)),
-			atClock(r.DisplayedMaxAt.IsZero(), r.DisplayedMaxAt.Format("15:04 UTC")), tracks)
+		if inMinute {
+			fmt.Fprintf(&b, "At %s, the platform's counter showed up to %s%s", hhmm(m.Start), Int(float64(m.DisplayedMax)), tracks)
+		} else {
+			fmt.Fprintf(&b, "The platform's counter showed at most %s%s%s", Int(float64(r.DisplayedMax)),
+				atClock(r.DisplayedMaxAt.IsZero(), r.DisplayedMaxAt.Format("15:04 UTC")), tracks)
+		}
 	}
 	fmt.Fprintf(&b, "; the claim of %s is %s", Int(c.ClaimedValue), verdictPhrase(v))
 	switch {
+	case c.Metric == claims.MetricDisplayed && inMinute:
+		fmt.Fprintf(&b, "; %s listeners were connected at once and %s could hear",
+			Int(float64(m.PeakConcurrent)), Int(float64(m.PeakHearing)))
 	case c.Metric == claims.MetricDisplayed:
 		fmt.Fprintf(&b, "; at most %s listeners were connected at once and %s could hear",
 			Int(float64(r.PeakConcurrent)), Int(float64(r.PeakHearing)))
@@ -64,7 +72,7 @@ func verdictPhrase(v Verdict) string {
 		}
 		return v.Verdict + " " + Factor(*v.Factor)
 	}
-	return fmt.Sprintf("consistent with it (within the 95 %% interval ± %.0f %%)", 100*v.Tolerance)
+	return fmt.Sprintf("consistent with it (within the 95 %% interval ± %s %%)", strconv.FormatFloat(100*v.Tolerance, 'g', 3, 64))
 }
 
 func atClock(unknown bool, s string) string {

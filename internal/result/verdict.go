@@ -16,7 +16,8 @@ var figureMetric = map[string]string{
 	"cume connected":                  "cume_connected",
 	"cume hearing":                    "cume_hearing",
 	"cume qualified":                  "cume_qualified",
-	"peak concurrent connected in the minute of the claim": "peak_concurrent_minute",
+	"peak concurrent connected in the minute of the claim":       "peak_concurrent_minute",
+	"displayed by the platform in the minute of the claim (max)": "displayed_minute",
 }
 
 func verdict(v claims.Verdict, r *report.Stream, tracks string) Verdict {

@@ -166,7 +166,7 @@ func newChart(r *result.Result) Chart {
 		m := Marker{
 			X: x(*at), Anchor: "start",
 			ID: v.Claim.ID, Href: "#claim-" + url.PathEscape(v.Claim.ID),
-			Label:   clip(v.Claim.Claimant, 20) + ": " + result.Short(v.Claim.ClaimedValue),
+			Label:   claimLabel(v.Claim),
 			Title:   fmt.Sprintf("%s claimed %s at %s: %s", v.Claim.Claimant, result.Int(v.Claim.ClaimedValue), at.UTC().Format("15:04:05 UTC"), v.Verdict),
 			Verdict: v.Verdict, Class: verdictClass[v.Verdict],
 		}
@@ -357,4 +357,12 @@ func (r *labelRows) place(lo, hi float64) (row int, ok bool) {
 		}
 	}
 	return 0, false
+}
+
+// claimLabel is "Donald Trump: 60M", or the value alone for a claim without a claimant.
+func claimLabel(c result.Claim) string {
+	if c.Claimant == "" {
+		return result.Short(c.ClaimedValue)
+	}
+	return clip(c.Claimant, 20) + ": " + result.Short(c.ClaimedValue)
 }

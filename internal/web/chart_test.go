@@ -245,3 +245,15 @@ func TestClaimLabelsDoNotOverlap(t *testing.T) {
 		}
 	}
 }
+
+func TestClaimLabelWithoutClaimant(t *testing.T) {
+	if got := claimLabel(result.Claim{ClaimedValue: 60e6}); got != "60M" {
+		t.Errorf("%q", got)
+	}
+	if got := claimLabel(result.Claim{Claimant: "Donald Trump", ClaimedValue: 60e6}); got != "Donald Trump: 60M" {
+		t.Errorf("%q", got)
+	}
+	if got := claimTitle(result.Claim{ID: "c-1"}); got != "Claim c-1" {
+		t.Errorf("%q", got)
+	}
+}

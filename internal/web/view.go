@@ -135,7 +135,7 @@ func newStreamView(site string, refresh time.Duration, r *result.Result) streamV
 
 func newClaimView(site string, refresh time.Duration, r *result.Result, c result.Verdict) claimView {
 	return claimView{
-		page:   page{Site: site, Title: "Claim by " + c.Claim.Claimant + " — " + r.StreamID, Refresh: refreshFor(r, refresh)},
+		page:   page{Site: site, Title: claimTitle(c.Claim) + " — " + r.StreamID, Refresh: refreshFor(r, refresh)},
 		Status: r.Status, StreamID: r.StreamID, StreamHref: streamHref(r.StreamID), StatusText: statusText(r, refresh),
 		Verdict: newVerdictView(r, c),
 	}
@@ -298,4 +298,12 @@ func httpURL(s string) string {
 		return ""
 	}
 	return s
+}
+
+// claimTitle is "Claim by Donald Trump", or "Claim c-12ab…" without a claimant.
+func claimTitle(c result.Claim) string {
+	if c.Claimant == "" {
+		return "Claim " + c.ID
+	}
+	return "Claim by " + c.Claimant
 }
