@@ -94,6 +94,24 @@ func testResult(t *testing.T, conn driver.Conn, st *sim.Stream, r *report.Stream
 	} else {
 		t.Logf("displayed counter: %s", c.Summary)
 	}
+	// A range that does not hold the claims' minute: the totals and minutes are the range's,
+	// the verdicts still the whole stream's (docs/report.md).
+	from := r.To.Add(-5 * time.Minute)
+	if !peak.Start.Before(from) {
+		from = r.From
+	}
+	part, err := result.Load(ctx, conn, stream, from, from.Add(5*time.Minute), result.Tolerance)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv := map[string]result.Verdict{}
+	for _, v := range part.Claims {
+		pv[v.Claim.ID] = v
+	}
+	if len(part.Minutes) != 5 || pv["it-60x"].Verdict != claims.Overstated || pv["it-60x"].Sentence != byID["it-60x"].Sentence ||
+		pv["it-exact"].Verdict != claims.Consistent {
+		t.Errorf("range %s: %d minutes, verdicts %s / %s", from, len(part.Minutes), pv["it-60x"].Verdict, pv["it-exact"].Verdict)
+	}
 	var out bytes.Buffer
 	if err := render.JSON(&out, res); err != nil {
 		t.Fatal(err)
