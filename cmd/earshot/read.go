@@ -27,11 +27,11 @@ distinct count with its 95 % interval — and checks every stored claim about it
 
 Formats: table (the terminal), json (documented in docs/report.md, schema
 docs/report.schema.json), csv (the minute curve), markdown (for a CMS or a chat).`,
-		Example: `  earshot report --stream x-space-2024-08-12-sim
-  earshot report --stream x-space-2024-08-12-sim --minutes
-  earshot report --stream x-space-2024-08-12-sim --from 2024-08-13T00:45:00Z --to 2024-08-13T01:15:00Z
-  earshot report --stream x-space-2024-08-12-sim --format json > report.json
-  earshot report --stream x-space-2024-08-12-sim --format csv > curve.csv
+		Example: `  earshot report --stream x-space-2024-08-12
+  earshot report --stream x-space-2024-08-12 --minutes
+  earshot report --stream x-space-2024-08-12 --from 2024-08-13T00:45:00Z --to 2024-08-13T01:15:00Z
+  earshot report --stream x-space-2024-08-12 --format json > report.json
+  earshot report --stream x-space-2024-08-12 --format csv > curve.csv
   earshot report --stream live-space --follow --every 5s`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -138,9 +138,9 @@ stream), displayed (a figure the platform's app showed).
 
 --save stores the claim (its id is derived from stream, metric, value, time and claimant, so
 saving twice stores it once); report and the web page then show it.`,
-		Example: `  earshot check --stream x-space-2024-08-12-sim --claimed 60000000 --metric concurrent --at 2024-08-13T01:00:00Z
-  earshot check --stream x-space-2024-08-12-sim --claimed 1200000 --metric displayed --format json
-  earshot check --stream x-space-2024-08-12-sim --claimed 60000000 --metric concurrent --at 2024-08-13T01:00:00Z \
+		Example: `  earshot check --stream x-space-2024-08-12 --claimed 60000000 --metric concurrent --at 2024-08-13T01:00:00Z
+  earshot check --stream x-space-2024-08-12 --claimed 1200000 --metric displayed --format json
+  earshot check --stream x-space-2024-08-12 --claimed 60000000 --metric concurrent --at 2024-08-13T01:00:00Z \
       --claimant "Donald Trump" --quote "60 million people are listening" --source https://example.org/clip --save`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -212,7 +212,7 @@ func auditCommand() *cobra.Command {
 		Long: `audit counts a stream's distinct connected listeners three ways: exactly over the raw events
 (uniqExact), with earshot's sketches (what reports use), and with ClickHouse's uniqCombined64
 states; it fails (exit code 3) when the exact count lies outside the sketch's 95 % interval.`,
-		Example: `  earshot audit --stream x-space-2024-08-12-sim`,
+		Example: `  earshot audit --stream x-space-2024-08-12`,
 		Args:    exactArgs(0),
 		RunE: streamQuery(&stream, func(cmd *cobra.Command, conn driver.Conn, stream string) error {
 			a, err := report.RunAudit(cmd.Context(), conn, stream)

@@ -36,7 +36,7 @@ func claimsAddCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "add --stream ID --claimed N --metric M [flags]",
 		Short: "Store one claim given by flags",
-		Example: `  earshot claims add --stream x-space-2024-08-12-sim --claimed 60000000 --metric concurrent \
+		Example: `  earshot claims add --stream x-space-2024-08-12 --claimed 60000000 --metric concurrent \
       --at 2024-08-13T01:00:00Z --claimant "Donald Trump" --quote "60 million people are listening" \
       --source https://example.org/clip`,
 		Args: exactArgs(0),
@@ -71,7 +71,7 @@ func claimsImportCommand() *cobra.Command {
 claimant, quote, claimed_value, metric, said_at, source_url), a JSON array or NDJSON; "-" reads
 standard input. Every claim is validated before any is stored: errors name the line. Claims are
 kept by id, so importing the same file twice stores each claim once.`,
-		Example: `  earshot claims import testdata/claims/x-space-2024-08-12-sim.json
+		Example: `  earshot claims import testdata/claims/x-space-2024-08-12.json
   earshot claims import claims.csv --dry-run`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -105,7 +105,7 @@ func claimsListCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:     "list --stream ID",
 		Short:   "List a stream's claims: id, claimant, metric, value, said_at, quote (tab-separated)",
-		Example: `  earshot claims list --stream x-space-2024-08-12-sim`,
+		Example: `  earshot claims list --stream x-space-2024-08-12`,
 		Args:    exactArgs(0),
 		RunE: streamQuery(&stream, func(cmd *cobra.Command, conn driver.Conn, stream string) error {
 			cs, err := claims.ForStream(cmd.Context(), conn, stream)

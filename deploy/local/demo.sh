@@ -41,15 +41,18 @@ for url in http://127.0.0.1:9464/readyz http://127.0.0.1:8081/readyz; do
   curl -fsS "$url" >/dev/null || { echo "demo: $url not ready; see $cache/demo/*.log" >&2; exit 1; }
 done
 echo "demo: collector on :8080 (admin :9464) and aggregator on :8081 are up (logs in $cache/demo/)"
-"$bin/earshot" simulate --listeners "${DEMO_LISTENERS:-2000}" --report --claims testdata/claims/x-space-2024-08-12-sim.json
+# The night of 12 Aug 2024 (scenarios/x-spaces-2024-08-12.yaml) at 1:625: 2 000 of its 1.25
+# million listeners, its claims scaled alike.
+"$bin/earshot" simulate --scenario scenarios/x-spaces-2024-08-12.yaml --scale "${DEMO_SCALE:-0.0016}" --report
 echo
-"$bin/earshot" audit --stream x-space-2024-08-12-sim
+"$bin/earshot" audit --stream x-space-2024-08-12
 echo
-echo "demo: Trump's \"60 million people are listening\" (scaled 1:600 like the stream: 100 000), checked in one sentence:"
-"$bin/earshot" check --stream x-space-2024-08-12-sim --claimed 100000 --metric concurrent --at 2024-08-13T01:00:00Z \
-  --claimant "Donald Trump, on air (scaled 1:600)"
+claimed=$(python3 -c "print(round(60e6 * ${DEMO_SCALE:-0.0016}))")
+echo "demo: Trump's \"60 million people are listening\" (scaled like the stream: $claimed), checked in one sentence:"
+"$bin/earshot" check --stream x-space-2024-08-12 --claimed "$claimed" --metric concurrent --at 2024-08-13T01:00:00Z \
+  --claimant "Donald Trump, on air (scaled for the simulation)"
 echo
-page=http://127.0.0.1:8090/streams/x-space-2024-08-12-sim
+page=http://127.0.0.1:8090/streams/x-space-2024-08-12
 if [ "${DEMO_SERVE:-0}" = 1 ]; then
   echo "demo: the web page is at $page (Ctrl-C stops it)"
   "$bin/earshot" serve --listen 127.0.0.1:8090

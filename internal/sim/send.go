@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -22,9 +23,26 @@ type SendResult struct {
 // intervals in order (late batches in the interval they are sent in). It stops at the first
 // batch that fails for good; when every batch went through, it ends the stream.
 func Send(ctx context.Context, c *client.Client, st *Stream, parallel int) (SendResult, error) {
+	return SendPaced(ctx, c, st, parallel, 0)
+}
+
+// SendPaced is Send in stream time sped up by speed: a batch goes when (its send time − the
+// first batch's) / speed has passed on the wall clock, so a 75-minute stream at speed 60 takes
+// 75 seconds and a live view sees its minutes fill in; speed 0 sends as fast as the collector
+// answers.
+func SendPaced(ctx context.Context, c *client.Client, st *Stream, parallel int, speed float64) (SendResult, error) {
 	var res SendResult
 	var accepted, rejected, retries atomic.Int64
+	wallStart := time.Now()
 	for start := 0; start < len(st.Batches); {
+		if speed > 0 {
+			due := wallStart.Add(time.Duration(float64(st.SendAt[start]-st.SendAt[0]) / speed * float64(time.Millisecond)))
+			select {
+			case <-ctx.Done():
+				return res, ctx.Err()
+			case <-time.After(time.Until(due)):
+			}
+		}
 		end := start + 1
 		for end < len(st.Batches) && end-start < parallel && st.SendAt[end]/st.interval() == st.SendAt[start]/st.interval() {
 			end++
