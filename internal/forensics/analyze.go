@@ -69,30 +69,31 @@ func Analyze(displayed []float64, has []bool, candidates []Series) Result {
 	}
 	mostMinutes := 0
 	for _, c := range candidates {
+		// Every candidate is judged on the same minutes: all those with the counter. A minute
+		// where the series is 0 (or past its end) stays in, predicting 0: a series that leaves
+		// the counter's early minutes unexplained must not win by being fitted on fewer, easier
+		// minutes (cumulative audio starts, 0 until the audio began, against a counter of
+		// joins).
 		var x, y []float64
-		uncovered := 0
-		for i := range min(reported, len(c.Values)) {
+		positive, uncovered := 0, 0
+		for i := range reported {
 			if !has[i] || !isFinite(displayed[i]) {
 				continue
 			}
-			v := c.Values[i]
-			if v > 0 && isFinite(v) {
-				x, y = append(x, v), append(y, displayed[i])
+			v := 0.0
+			if i < len(c.Values) && isFinite(c.Values[i]) && c.Values[i] > 0 {
+				v = c.Values[i]
+				positive++
 			} else if displayed[i] > 0 {
 				uncovered++
 			}
+			x, y = append(x, v), append(y, displayed[i])
 		}
-		// Minutes past the candidate's end where the counter showed something are uncovered too.
-		for i := len(c.Values); i < reported; i++ {
-			if has[i] && displayed[i] > 0 {
-				uncovered++
-			}
-		}
-		mostMinutes = max(mostMinutes, len(x))
-		if len(x) < MinMinutes {
+		mostMinutes = max(mostMinutes, positive)
+		if positive < MinMinutes {
 			continue
 		}
-		f := Fit{Series: c.Name, Label: c.Label, Minutes: len(x), Uncovered: uncovered}
+		f := Fit{Series: c.Name, Label: c.Label, Minutes: positive, Uncovered: uncovered}
 		f.Factor, f.R2, f.HasR2, f.RelRMSE = fit(x, y)
 		res.Fits = append(res.Fits, f)
 	}

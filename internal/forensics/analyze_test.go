@@ -104,7 +104,7 @@ func TestAnalyzeTooFewMinutes(t *testing.T) {
 }
 
 // TestAnalyzeSkipsMissing: minutes without the counter are left out, whatever their value;
-// minutes where the series is 0 are left out and counted as uncovered.
+// minutes where the series is 0 stay in, predicting 0, and are counted as uncovered.
 func TestAnalyzeSkipsMissing(t *testing.T) {
 	x := []float64{10, 20, 0, 30, 40, 50, 60, 70}
 	displayed := []float64{14, 28, 99, 1e9, 56, 70, 84, 98}
@@ -113,17 +113,19 @@ func TestAnalyzeSkipsMissing(t *testing.T) {
 	if res.Best == nil {
 		t.Fatal(res.Reason)
 	}
-	// Used: 10 20 40 50 60 70 against 1.4 × each: exact.
+	// Used: x 10 20 0 40 50 60 70 against y 14 28 99 56 70 84 98. k = Σxy/Σx² = 18 340/13 100
+	// = 1.4; every residual is 0 but the 99 the 0 leaves: SS_res = 9 801. Mean y = 449/7,
+	// SS_tot = 35 477 − 449²/7 = 6 676.857…; R² = 1 − 9 801/6 676.857… = −0.4679…
 	near(t, "k", res.Best.Factor, 1.4, 1e-12)
-	near(t, "R²", res.Best.R2, 1, 1e-12)
+	near(t, "R²", res.Best.R2, 1-9801/(35477-449.0*449/7), 1e-12)
 	if res.Best.Minutes != 6 || res.Best.Uncovered != 1 || res.DisplayedMinutes != 7 {
 		t.Errorf("minutes %d uncovered %d displayed %d, want 6 1 7", res.Best.Minutes, res.Best.Uncovered, res.DisplayedMinutes)
 	}
 	if s := res.Summary(); !strings.Contains(s, "1 more minutes with the counter above 0 and this series at 0") {
 		t.Errorf("summary %q", s)
 	}
-	// A shorter candidate: the minutes past its end are not in the fit (uncovered).
-	// Used: 10 20 40 50 60; uncovered: the 0 and the minute past the end.
+	// A shorter candidate: the minutes past its end predict 0 (uncovered).
+	// Above 0: 10 20 40 50 60; uncovered: the 0 and the minute past the end.
 	res = Analyze(displayed, has, []Series{{Name: "short", Values: x[:7]}})
 	if res.Best == nil || res.Best.Minutes != 5 || res.Best.Uncovered != 2 {
 		t.Errorf("short candidate: %+v %s", res.Best, res.Reason)
@@ -154,7 +156,8 @@ func TestAnalyzeConstant(t *testing.T) {
 }
 
 // TestAnalyzeCoverage: a series that is 0 in most of the minutes the counter showed something
-// cannot be what it counts, however well it fits the few minutes it has.
+// cannot be what it counts, however well it fits the few minutes it has: those minutes are
+// residuals of its fit.
 func TestAnalyzeCoverage(t *testing.T) {
 	displayed := []float64{10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120}
 	late := make([]float64, 12) // 0 for 7 minutes, then exactly displayed/2
@@ -169,7 +172,12 @@ func TestAnalyzeCoverage(t *testing.T) {
 	if got := names(res.Fits); len(got) != 2 || got[0] != "rough" {
 		t.Fatalf("fits %v, want rough first", got)
 	}
-	if l := res.Fits[1]; l.R2 < 0.999999 || l.Minutes != 5 || l.Uncovered != 7 {
+	// late: k = 2 from its five minutes; the seven before leave 10…70 unexplained: SS_res =
+	// 14 000; y = 10…120 has SS_tot = 14 300; R² = 1 − 14 000/14 300.
+	l := res.Fits[1]
+	near(t, "late k", l.Factor, 2, 1e-12)
+	near(t, "late R²", l.R2, 1-14000.0/14300, 1e-12)
+	if l.Minutes != 5 || l.Uncovered != 7 {
 		t.Errorf("late: %+v", l)
 	}
 }

@@ -42,7 +42,7 @@ type Fit struct {
 // broken by RelRMSE, so that rounding noise does not pick the winner.
 const r2Resolution = 1e-9
 
-// fit fits y ≈ k·x over paired values (x > 0 for all of them, len ≥ 1).
+// fit fits y ≈ k·x over paired values (x ≥ 0, some x > 0).
 func fit(x, y []float64) (k, r2 float64, hasR2 bool, relRMSE float64) {
 	var sxy, sxx, sy float64
 	for i := range x {

@@ -79,3 +79,37 @@ func TestErrorsNameTheField(t *testing.T) {
 		t.Errorf("a scale that leaves nobody: %v", err)
 	}
 }
+
+// TestTruthOfSmoke: the truth file holds the oracle's figures, minutes in order, the counter
+// null in minutes without it.
+func TestTruthOfSmoke(t *testing.T) {
+	sc, err := Load(filepath.Join(testenv.RepoRoot(), "scenarios", "smoke.yaml"), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := sim.Generate(sc.Sim)
+	tr, oracle := TruthOf(st, 1), sim.Oracle(st)
+	if tr.Totals.PeakConcurrent != oracle.PeakConcurrent || tr.Totals.CumeConnected != oracle.CumeConnected ||
+		tr.Totals.AQHPersons != oracle.AQHPersons() || tr.Totals.StartFailures != oracle.Failures || len(tr.Minutes) != len(oracle.Minutes) {
+		t.Errorf("totals %+v", tr.Totals)
+	}
+	if want := float64(oracle.PlayedMS) / 1000 / float64(oracle.CumeHearing); tr.Totals.TSLSeconds != want {
+		t.Errorf("TSL %v, want %v", tr.Totals.TSLSeconds, want)
+	}
+	withCounter := 0
+	for i, m := range tr.Minutes {
+		if i > 0 && !m.Minute.After(tr.Minutes[i-1].Minute) {
+			t.Fatal("minutes out of order")
+		}
+		if m.DisplayedMax != nil {
+			withCounter++
+		}
+	}
+	if withCounter == 0 || withCounter == len(tr.Minutes) {
+		t.Errorf("%d of %d minutes with the counter: the smoke stream's last minute has none", withCounter, len(tr.Minutes))
+	}
+	var b strings.Builder
+	if err := tr.Write(&b); err != nil || !strings.Contains(b.String(), `"displayed_max": null`) {
+		t.Errorf("JSON: %v", err)
+	}
+}
