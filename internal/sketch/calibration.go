@@ -12,7 +12,7 @@ type calibrationPoint struct{ n, rel float64 }
 // calibration is measured, not taken from the textbook: axiomhq's LogLog-Beta estimator errs by
 // less than 1.04/√m = 0.406 % at small cardinalities (0.28 % just above the exact limit) and
 // reaches ~0.39 % from 500 000 on. One constant made the intervals too wide below 150 000 (~99 %
-// coverage) and too narrow above 1 million (93 %). Measured by TestCalibrate (-calibrate) on
+// coverage) and too narrow above 1 million (93 %). Measured by bench/calibrate (go run ./bench/calibrate) on
 // keys disjoint from the coverage tests'; from 1 million on, the five points (2 100 trials) are
 // pooled into one, 0.406 % — which is the textbook 1.04/√65 536, the estimator's asymptote —
 // since their differences were within the noise of 300–600 trials. Regenerate after changing
