@@ -8,18 +8,14 @@ import (
 
 	"github.com/earshot/earshot/internal/claims"
 	"github.com/earshot/earshot/internal/testenv"
-	"github.com/earshot/earshot/schema"
 )
 
 // TestStoreTwiceIsOneImport: importing the same file twice leaves one row per claim (FINAL), and
 // a claim stored again with a corrected quote replaces the first.
 func TestStoreTwiceIsOneImport(t *testing.T) {
-	conn := testenv.ClickHouseDB(t)
+	conn := testenv.MigratedClickHouseDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := schema.Apply(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
 	cs, err := claims.LoadFile(filepath.Join("..", "..", "testdata", "claims", "x-space-2024-08-12-sim.csv"))
 	if err != nil {
 		t.Fatal(err)

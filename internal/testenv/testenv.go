@@ -20,6 +20,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/earshot/earshot/internal/chconn"
+	"github.com/earshot/earshot/schema"
 )
 
 // Required reports whether missing servers must fail tests instead of skipping them.
@@ -143,5 +144,17 @@ func ClickHouseDB(t testing.TB) driver.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// MigratedClickHouseDB is ClickHouseDB with earshot's schema applied (schema.Apply).
+func MigratedClickHouseDB(t testing.TB) driver.Conn {
+	t.Helper()
+	conn := ClickHouseDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := schema.Apply(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
 	return conn
 }

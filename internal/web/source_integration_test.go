@@ -15,19 +15,15 @@ import (
 	"github.com/earshot/earshot/internal/sketch"
 	"github.com/earshot/earshot/internal/testenv"
 	"github.com/earshot/earshot/internal/window"
-	"github.com/earshot/earshot/schema"
 )
 
 // TestClickHouseSource reads rows written the way the aggregator writes them (chsink) back
 // through ClickHouseSource: the stream list from stream_minutes, a stream's result, a stream
 // known only by its claims, and an unknown one.
 func TestClickHouseSource(t *testing.T) {
-	conn := testenv.ClickHouseDB(t)
+	conn := testenv.MigratedClickHouseDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := schema.Apply(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
 	at := time.Date(2024, 8, 13, 0, 30, 0, 0, time.UTC)
 	row := func(stream string, minute int, partition uint16, listeners []uint64, final bool) window.MinuteRow {
 		var s sketch.Set
