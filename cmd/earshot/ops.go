@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/earshot/earshot/internal/chconn"
 	"github.com/earshot/earshot/internal/claims"
 	"github.com/earshot/earshot/internal/config"
 	"github.com/earshot/earshot/internal/render"
@@ -23,13 +24,25 @@ import (
 
 func migrateCommand() *cobra.Command {
 	var roles bool
+	var cluster, clusterDB string
 	c := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply the ClickHouse migrations (schema/)",
+		Long: `migrate applies the schema's migrations to the configured database (idempotent).
+
+--cluster NAME prints instead the schema for a ClickHouse cluster: every table as a
+Replicated*MergeTree table NAME_local on each shard with a Distributed table in front of it
+(sharded by stream), every view ON CLUSTER. It migrates a scratch database on the connected
+server to derive it, and drops it. Review the statements, then run them with clickhouse-client
+(docs/scaling.md).`,
 		Example: `  earshot migrate
-  EARSHOT_CLICKHOUSE_DATABASE=earshot earshot migrate --roles`,
+  EARSHOT_CLICKHOUSE_DATABASE=earshot earshot migrate --roles
+  earshot migrate --cluster earshot_cluster --cluster-database earshot > cluster.sql`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cluster != "" {
+				return printClusterDDL(cmd, cluster, clusterDB)
+			}
 			conn, cfg, err := connect(cmd)
 			if err != nil {
 				return err
@@ -56,7 +69,49 @@ func migrateCommand() *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&roles, "roles", false, "also create the earshot_writer and earshot_analyst roles (a real ClickHouse server; schema/roles/roles.sql)")
+	c.Flags().StringVar(&cluster, "cluster", "", "print the schema for this ClickHouse cluster instead of migrating")
+	c.Flags().StringVar(&clusterDB, "cluster-database", "earshot", "with --cluster: the database on the cluster")
 	return c
+}
+
+// printClusterDDL prints the cluster form of the schema (schema.Cluster), derived from a
+// scratch database migrated on the connected server.
+func printClusterDDL(cmd *cobra.Command, cluster, target string) error {
+	cfg, err := load(cmd)
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	admin, err := chconn.Open(ctx, cfg.ClickHouse)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	scratch := fmt.Sprintf("earshot_cluster_scratch_%d", time.Now().UnixNano())
+	if err := admin.Exec(ctx, "CREATE DATABASE "+scratch); err != nil {
+		return err
+	}
+	defer admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+scratch)
+	sc := cfg.ClickHouse
+	sc.Database = scratch
+	conn, err := chconn.Open(ctx, sc)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := schema.Apply(ctx, conn); err != nil {
+		return err
+	}
+	sts, err := schema.Cluster(ctx, conn, scratch, cluster, target)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "-- earshot's schema for ClickHouse cluster %s, database %s (earshot migrate --cluster)\n", cluster, target)
+	for _, st := range sts {
+		fmt.Fprintf(out, "\n%s;\n", st)
+	}
+	return nil
 }
 
 func simulateCommand() *cobra.Command {
