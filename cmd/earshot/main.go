@@ -121,7 +121,7 @@ count outside its interval.`,
 		c.GroupID = "write"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{migrateCommand(), simulateCommand(), ticketCommand(), configCommand()} {
+	for _, c := range []*cobra.Command{migrateCommand(), simulateCommand(), replayCommand(), ticketCommand(), configCommand()} {
 		c.GroupID = "ops"
 		root.AddCommand(c)
 	}

@@ -87,6 +87,24 @@ func (e *env) send(st *sim.Stream) {
 
 // trySend is send, with the collector's config changed by mutate (when given).
 func (e *env) trySend(st *sim.Stream, mutate ...func(*collector.Config)) error {
+	url, stop, err := e.collector(mutate...)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	res, err := sim.Send(context.Background(), client.New(url, simToken), st, 8)
+	if err != nil {
+		return err
+	}
+	if res.Rejected != 0 {
+		return fmt.Errorf("collector rejected %d events", res.Rejected)
+	}
+	return nil
+}
+
+// collector starts an in-process collector writing to the env's topic, with a trusted_time
+// and platform token (simToken), its config changed by mutate; stop shuts it down.
+func (e *env) collector(mutate ...func(*collector.Config)) (url string, stop func(), err error) {
 	cfg := collector.DefaultConfig()
 	cfg.Kafka = e.kafka
 	cfg.Hash.Key = "integration-hashing-key-0123456789abcdef"
@@ -96,21 +114,13 @@ func (e *env) trySend(st *sim.Stream, mutate ...func(*collector.Config)) error {
 		m(&cfg)
 	}
 	p := collector.NewProducer(cfg.Kafka, cfg.Limits.InflightEvents, cfg.Limits.KafkaTimeout)
-	defer p.Close()
 	srv, err := collector.NewServer(cfg, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
-		return err
+		p.Close()
+		return "", nil, err
 	}
 	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
-	res, err := sim.Send(context.Background(), client.New(ts.URL, simToken), st, 8)
-	if err != nil {
-		return err
-	}
-	if res.Rejected != 0 {
-		return fmt.Errorf("collector rejected %d events", res.Rejected)
-	}
-	return nil
+	return ts.URL, func() { ts.Close(); p.Close() }, nil
 }
 
 func (e *env) config() aggregator.Config {
