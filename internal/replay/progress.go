@@ -64,17 +64,28 @@ func (r *run) startProgress() (stop func()) {
 	if r.opts.Progress == nil {
 		return func() {}
 	}
+	return every(r.opts.ProgressInterval, func() bool {
+		r.opts.Progress(r.progress(false))
+		return true
+	})
+}
+
+// every calls fn every interval until fn returns false or stop is called; stop returns once no
+// call is running.
+func every(interval time.Duration, fn func() bool) (stop func()) {
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(r.opts.ProgressInterval)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
 			case <-quit:
 				return
 			case <-t.C:
-				r.opts.Progress(r.progress(false))
+				if !fn() {
+					return
+				}
 			}
 		}
 	})

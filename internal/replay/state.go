@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"time"
 )
 
@@ -103,7 +102,6 @@ func (r *run) startSaver(fail func(error)) (stop func() error) {
 	var (
 		saved int64 // version of the last state written; 0 was written by Run
 		err   error
-		wg    sync.WaitGroup
 	)
 	save := func() error {
 		st, v := r.ledger.snapshot()
@@ -116,25 +114,15 @@ func (r *run) startSaver(fail func(error)) (stop func() error) {
 		saved = v
 		return nil
 	}
-	quit := make(chan struct{})
-	wg.Go(func() {
-		t := time.NewTicker(r.opts.StateInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-t.C:
-				if err = save(); err != nil {
-					fail(err)
-					return
-				}
-			}
+	stopTicks := every(r.opts.StateInterval, func() bool {
+		if err = save(); err != nil {
+			fail(err)
+			return false
 		}
+		return true
 	})
 	return func() error {
-		close(quit)
-		wg.Wait()
+		stopTicks()
 		if err != nil {
 			return err
 		}
