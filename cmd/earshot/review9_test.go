@@ -24,3 +24,15 @@ func TestSimulateFlagsNeedTheirMode(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayZeroFlagsAreNotDefaults: replay.Options treats 0 as "the default", so
+// `earshot replay --retries 0` (fail fast) silently retried 20 times, and --parallel 0,
+// --batch-events 0 and --batch-bytes 0 silently took the defaults too. They are usage errors.
+func TestReplayZeroFlagsAreNotDefaults(t *testing.T) {
+	for _, flag := range []string{"--retries", "--parallel", "--batch-events", "--batch-bytes"} {
+		args := []string{"replay", "--token", "x", "--collector", "http://127.0.0.1:1", flag, "0", "no-such-file.ndjson"}
+		if code, diag := runArgs(t, args...); code != exitUsage || !strings.Contains(diag, flag) {
+			t.Errorf("%v: exit code %d, want %d\n%s", args, code, exitUsage, diag)
+		}
+	}
+}
