@@ -88,6 +88,23 @@ func Cluster(ctx context.Context, src driver.Conn, database, cluster, target str
 			return nil, fmt.Errorf("the views read each other in a cycle")
 		}
 	}
+	// The cluster starts where every migration has been applied: record them, or `earshot
+	// migrate` against it would run them all again (003 renames and drops tables, which would
+	// replace Distributed tables by plain ones on one node).
+	for _, t := range tables {
+		if t.name != "schema_migrations" {
+			continue
+		}
+		ms, err := Migrations()
+		if err != nil {
+			return nil, err
+		}
+		values := make([]string, len(ms))
+		for i, m := range ms {
+			values[i] = fmt.Sprintf("(%d, '%s')", m.Version, strings.ReplaceAll(m.Name, "'", "\\'"))
+		}
+		out = append(out, fmt.Sprintf("INSERT INTO %s.schema_migrations (version, name) VALUES %s", target, strings.Join(values, ", ")))
+	}
 	return out, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 
@@ -141,6 +142,14 @@ stream time (60: a minute a second); 0 sends as fast as the collector answers.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if token == "" {
 				return usagef("--token (or EARSHOT_SIM_TOKEN) is required")
+			}
+			switch fs := cmd.Flags(); {
+			case scenarioFile == "" && fs.Changed("scale"):
+				return usagef("--scale applies to --scenario only; without it, size the built-in model with --listeners")
+			case scenarioFile != "" && fs.Changed("listeners"):
+				return usagef("--listeners applies without --scenario only; size a scenario with --scale")
+			case !(speed >= 0) || math.IsInf(speed, 0):
+				return usagef("--speed %v: want stream seconds per second, ≥ 0 (0: as fast as the collector answers)", speed)
 			}
 			out := cmd.OutOrStdout()
 			ctx := cmd.Context()

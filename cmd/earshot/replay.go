@@ -37,6 +37,15 @@ their figures become final at once (--no-close leaves them open).`,
 			if opts.Token == "" {
 				return usagef("--token (or EARSHOT_REPLAY_TOKEN) is required: a collector token with trusted_time")
 			}
+			// replay.Options takes 0 for "the default": a 0 here would be silently replaced.
+			for _, f := range []struct {
+				name string
+				v    int
+			}{{"retries", opts.MaxRetries}, {"parallel", opts.Parallel}, {"batch-events", opts.BatchEvents}, {"batch-bytes", opts.BatchBytes}} {
+				if f.v < 1 {
+					return usagef("--%s %d: want at least 1", f.name, f.v)
+				}
+			}
 			if !quiet {
 				opts.Progress = func(p replay.Progress) { printProgress(cmd.ErrOrStderr(), p) }
 			}

@@ -98,7 +98,7 @@ func (in *input) rewind(at int64) error {
 
 // skipTo moves to uncompressed offset off, the start of line `line`+1, where a resumed replay
 // starts. The byte before it must end a line, or the file is not the one the state was made
-// from. An uncompressed file seeks; a compressed one is decompressed up to there.
+// from, unless off is the very end of the file (its last line has no line end). An uncompressed file seeks; a compressed one is decompressed up to there.
 func (in *input) skipTo(off, line int64) error {
 	if off == 0 {
 		return nil
@@ -118,7 +118,11 @@ func (in *input) skipTo(off, line int64) error {
 	}
 	c, err := in.br.ReadByte()
 	if err != nil || c != '\n' {
-		return fmt.Errorf("%w: offset %d is not the start of a line", ErrStateMismatch, off)
+		// The end of a file whose last line has no line end is where a finished replay of it
+		// stopped: nothing follows it to resume.
+		if _, perr := in.br.Peek(1); err != nil || !errors.Is(perr, io.EOF) {
+			return fmt.Errorf("%w: offset %d is not the start of a line", ErrStateMismatch, off)
+		}
 	}
 	in.off, in.line = off, line
 	return nil
