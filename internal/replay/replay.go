@@ -26,6 +26,7 @@
 package replay
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -109,33 +110,15 @@ func DefaultOptions(collector, token string) Options {
 // withDefaults fills the zero fields of o for the input at path.
 func (o Options) withDefaults(path string) Options {
 	d := DefaultOptions(o.Collector, o.Token)
-	if o.BatchEvents == 0 {
-		o.BatchEvents = d.BatchEvents
-	}
-	if o.BatchBytes == 0 {
-		o.BatchBytes = d.BatchBytes
-	}
-	if o.Parallel == 0 {
-		o.Parallel = d.Parallel
-	}
-	if o.MaxRetries == 0 {
-		o.MaxRetries = d.MaxRetries
-	}
-	if o.MinBackoff == 0 {
-		o.MinBackoff = d.MinBackoff
-	}
-	if o.MaxBackoff == 0 {
-		o.MaxBackoff = d.MaxBackoff
-	}
-	if o.StateInterval == 0 {
-		o.StateInterval = d.StateInterval
-	}
-	if o.ProgressInterval == 0 {
-		o.ProgressInterval = d.ProgressInterval
-	}
-	if o.StatePath == "" {
-		o.StatePath = path + StateSuffix
-	}
+	o.BatchEvents = cmp.Or(o.BatchEvents, d.BatchEvents)
+	o.BatchBytes = cmp.Or(o.BatchBytes, d.BatchBytes)
+	o.Parallel = cmp.Or(o.Parallel, d.Parallel)
+	o.MaxRetries = cmp.Or(o.MaxRetries, d.MaxRetries)
+	o.MinBackoff = cmp.Or(o.MinBackoff, d.MinBackoff)
+	o.MaxBackoff = cmp.Or(o.MaxBackoff, d.MaxBackoff)
+	o.StateInterval = cmp.Or(o.StateInterval, d.StateInterval)
+	o.ProgressInterval = cmp.Or(o.ProgressInterval, d.ProgressInterval)
+	o.StatePath = cmp.Or(o.StatePath, path+StateSuffix)
 	return o
 }
 
