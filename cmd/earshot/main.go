@@ -27,6 +27,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/earshot/earshot/internal/chconn"
+	"github.com/earshot/earshot/internal/collector"
 	"github.com/earshot/earshot/internal/config"
 	"github.com/earshot/earshot/internal/eventlog"
 )
@@ -37,6 +38,9 @@ type Config struct {
 	// Kafka is where `streams close` writes a stream's end, and how many partitions must
 	// close a stream before `simulate --report` reads it.
 	Kafka eventlog.Config `mapstructure:"kafka"`
+	// Hash is the collectors' listener hashing key: `simulate --to-kafka` pseudonymizes as a
+	// collector does, so the listener keys agree with theirs.
+	Hash collector.HashConfig `mapstructure:"hash"`
 }
 
 // Exit codes (documented in the package comment and in `earshot --help`).

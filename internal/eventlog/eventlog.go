@@ -68,6 +68,19 @@ func EnsureTopic(ctx context.Context, c Config) error {
 	return nil
 }
 
+// DeleteTopic deletes the topic (benchmarks and tests clean up their runs' topics with it).
+func DeleteTopic(ctx context.Context, c Config) error {
+	client := &kafkago.Client{Addr: kafkago.TCP(c.Brokers...), Timeout: 10 * time.Second}
+	resp, err := client.DeleteTopics(ctx, &kafkago.DeleteTopicsRequest{Topics: []string{c.Topic}})
+	if err != nil {
+		return fmt.Errorf("cannot delete topic %s: %w", c.Topic, err)
+	}
+	if terr := resp.Errors[c.Topic]; terr != nil {
+		return fmt.Errorf("cannot delete topic %s: %w", c.Topic, terr)
+	}
+	return nil
+}
+
 // PartitionCount asks the cluster how many partitions topic has, once every one has a leader.
 // It retries briefly because a just-created topic may not be in the metadata yet, or its
 // partitions not led yet: writes to them would fail with "not leader for partition".

@@ -39,8 +39,13 @@ type File struct {
 	LateRate      float64 `yaml:"late_rate"`
 	LateBy        string  `yaml:"late_by"`
 	Heartbeat     string  `yaml:"heartbeat"`
-	Seed          uint64  `yaml:"seed"`
-	Displayed     struct {
+	// Stay bounds how long a listener stays (default 2m–62m).
+	Stay struct {
+		Min string `yaml:"min"`
+		Max string `yaml:"max"`
+	} `yaml:"stay"`
+	Seed      uint64 `yaml:"seed"`
+	Displayed struct {
 		Series string  `yaml:"series"` // joined | connected
 		Factor float64 `yaml:"factor"`
 		Every  string  `yaml:"every"`
@@ -129,6 +134,7 @@ func (f *File) build(scale float64, seed uint64) (*Scenario, error) {
 		LateRate: rate("late_rate", f.LateRate), LateBy: dur("late_by", f.LateBy, 0),
 		DisplayedFactor: f.Displayed.Factor, DisplayedSeries: f.Displayed.Series, DisplayedEvery: dur("displayed.every", f.Displayed.Every, 0),
 		Heartbeat: dur("heartbeat", f.Heartbeat, 10*time.Second), Seed: f.Seed,
+		StayMin: dur("stay.min", f.Stay.Min, 2*time.Minute), StayMax: dur("stay.max", f.Stay.Max, 62*time.Minute),
 	}
 	if seed != 0 {
 		sc.Seed = seed
@@ -143,6 +149,9 @@ func (f *File) build(scale float64, seed uint64) (*Scenario, error) {
 		bad("listeners", "required: the audience at full size")
 	} else if sc.Listeners < 1 {
 		bad("scale", "%v leaves no listener of %d", scale, f.Listeners)
+	}
+	if sc.StayMin < time.Minute || sc.StayMax <= sc.StayMin || sc.StayMin%time.Minute != 0 || sc.StayMax%time.Minute != 0 {
+		bad("stay", "min %s, max %s: want whole minutes, min ≥ 1m and max > min", sc.StayMin, sc.StayMax)
 	}
 	if sc.Heartbeat <= 0 {
 		bad("heartbeat", "must be positive")

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math"
+	"slices"
 )
 
 // Truth is the exact answer for a generated stream, computed from the plans by the SPEC's
@@ -50,10 +51,14 @@ func Oracle(s *Stream) *Truth {
 		}
 		return tr.Minutes[k]
 	}
-	conn := map[int64]int{} // per-second counts, by unix second
+	// Per-second counts as differences (+1 where an interval starts counting, −1 where it
+	// stops), by unix second: a million listeners' hours are a few million entries, not a
+	// billion increments.
+	conn := map[int64]int{}
 	hear := map[int64]int{}
-	for _, p := range s.Plans {
-		end := sessionEnd(&p)
+	for i := range s.Plans {
+		p := &s.Plans[i]
+		end := sessionEnd(p)
 		if p.Leaves {
 			m(p.End).Leaves++
 			tr.Leaves++
@@ -75,9 +80,7 @@ func Oracle(s *Stream) *Truth {
 		for k := minuteOf(p.Join); k < end || k == minuteOf(p.Join); k += 60_000 {
 			m(k).Connected++
 		}
-		for sec := ceilDiv(p.Join-500, 1000); sec*1000+500 < end; sec++ {
-			conn[sec]++
-		}
+		addSeconds(conn, p.Join, end)
 		// Start failure: no play (or audible audio) within 30 s of joining.
 		started := p.AudioStart > 0 && p.AudioStart-p.Join < startFailMS
 		if !started {
@@ -88,7 +91,7 @@ func Oracle(s *Stream) *Truth {
 		perMinute := map[int64]int64{}
 		perQuarter := map[int64]int64{}
 		var total, audEnd int64
-		for _, b := range p.Heartbeats {
+		for b := range p.Beats() {
 			if b.Played == 0 {
 				continue
 			}
@@ -107,9 +110,7 @@ func Oracle(s *Stream) *Truth {
 				continue
 			}
 			total += b.Played
-			for sec := ceilDiv(max(from, audEnd)-500, 1000); sec*1000+500 < b.T; sec++ {
-				hear[sec]++
-			}
+			addSeconds(hear, max(from, audEnd), b.T)
 			audEnd = b.T
 		}
 		tr.PlayedMS += total
@@ -133,16 +134,16 @@ func Oracle(s *Stream) *Truth {
 			tr.CumeQualified++
 		}
 	}
-	for sec, n := range conn {
+	sweepSeconds(conn, func(sec int64, n int) {
 		mt := m(sec * 1000)
 		mt.PeakConcurrent = max(mt.PeakConcurrent, n)
 		tr.PeakConcurrent = max(tr.PeakConcurrent, n)
-	}
-	for sec, n := range hear {
+	})
+	sweepSeconds(hear, func(sec int64, n int) {
 		mt := m(sec * 1000)
 		mt.PeakHearing = max(mt.PeakHearing, n)
 		tr.PeakHearing = max(tr.PeakHearing, n)
-	}
+	})
 	for _, d := range s.Displayed {
 		mt := m(d.T)
 		mt.HasDisplayed = true
@@ -171,6 +172,37 @@ func (tr *Truth) AQHPersons() float64 {
 		n++
 	}
 	return float64(sum) / float64(n)
+}
+
+// addSeconds counts a listener in every second whose middle (sec·1000 + 500 ms) lies in
+// [from, to): the seconds [ceil((from−500)/1000), ceil((to−500)/1000)).
+func addSeconds(diff map[int64]int, from, to int64) {
+	a, b := ceilDiv(from-500, 1000), ceilDiv(to-500, 1000)
+	if a < b {
+		diff[a]++
+		diff[b]--
+	}
+}
+
+// sweepSeconds calls f with the count of every second in which it is positive — once per
+// minute for a stretch of seconds with the same count (the minute's first second of the
+// stretch), as a minute's peak needs no more.
+func sweepSeconds(diff map[int64]int, f func(sec int64, n int)) {
+	secs := make([]int64, 0, len(diff))
+	for s := range diff {
+		secs = append(secs, s)
+	}
+	slices.Sort(secs)
+	n := 0
+	for i, s := range secs {
+		n += diff[s]
+		if n <= 0 || i+1 == len(secs) {
+			continue
+		}
+		for sec := s; sec < secs[i+1]; sec = (sec/60 + 1) * 60 {
+			f(sec, n)
+		}
+	}
 }
 
 func ceilDiv(a, b int64) int64 {

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"iter"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,50 +32,111 @@ func Send(ctx context.Context, c *client.Client, st *Stream, parallel int) (Send
 // 75 seconds and a live view sees its minutes fill in; speed 0 sends as fast as the collector
 // answers.
 func SendPaced(ctx context.Context, c *client.Client, st *Stream, parallel int, speed float64) (SendResult, error) {
-	var res SendResult
-	var accepted, rejected, retries atomic.Int64
-	wallStart := time.Now()
-	for start := 0; start < len(st.Batches); {
-		if speed > 0 {
-			due := wallStart.Add(time.Duration(float64(st.SendAt[start]-st.SendAt[0]) / speed * float64(time.Millisecond)))
-			select {
-			case <-ctx.Done():
-				return res, ctx.Err()
-			case <-time.After(time.Until(due)):
-			}
-		}
-		end := start + 1
-		for end < len(st.Batches) && end-start < parallel && st.SendAt[end]/st.interval() == st.SendAt[start]/st.interval() {
-			end++
-		}
-		var wg sync.WaitGroup
-		errs := make([]error, end-start)
-		for i := start; i < end; i++ {
-			wg.Go(func() {
-				r, err := c.SendBatch(ctx, st.Batches[i])
-				accepted.Add(int64(r.Accepted))
-				rejected.Add(int64(r.Rejected))
-				retries.Add(int64(r.Retries))
-				if err == nil && r.Rejected > 0 {
-					err = fmt.Errorf("batch %d: %d events rejected, first: %+v", i, r.Rejected, r.Errors[0])
-				}
-				errs[i-start] = err
-			})
-		}
-		wg.Wait()
-		res.Requests += end - start
-		start = end
-		for _, err := range errs {
-			if err != nil {
-				res.Accepted, res.Rejected, res.Retries = int(accepted.Load()), int(rejected.Load()), int(retries.Load())
-				return res, err
+	batches := func(yield func(Batch) bool) {
+		for i, b := range st.Batches {
+			if !yield(Batch{At: st.SendAt[i], Events: b}) {
+				return
 			}
 		}
 	}
-	res.Accepted, res.Rejected, res.Retries = int(accepted.Load()), int(rejected.Load()), int(retries.Load())
+	return SendBatches(ctx, []Sender{c}, st.Scenario.StreamID, st.Scenario.Heartbeat, batches, parallel, speed)
+}
+
+// Sender posts one batch and answers as a collector does: a client.Client over HTTP, or a
+// collector without HTTP writing to Kafka (collector.Direct).
+type Sender interface {
+	SendBatch(ctx context.Context, events []client.Event) (client.Result, error)
+}
+
+// SendBatches sends batches in order through the clients (round robin: several collectors),
+// up to parallel requests in flight. A heartbeat interval's batches all succeed before the
+// next interval's are sent, as clients that post once per interval do; with speed > 0 a batch
+// waits until (its send time − the first's) / speed has passed on the wall clock. It stops at
+// the first batch that fails for good; when every batch went through, it ends the stream.
+func SendBatches(ctx context.Context, cs []Sender, streamID string, heartbeat time.Duration, batches iter.Seq[Batch],
+	parallel int, speed float64) (SendResult, error) {
+	var res SendResult
+	var accepted, rejected, retries, requests atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	failed := make(chan struct{})
+	fail := func(err error) { errOnce.Do(func() { firstErr = err; close(failed) }) }
+	interval := max(1, heartbeat.Milliseconds())
+	sem := make(chan struct{}, max(1, parallel))
+	var wg sync.WaitGroup
+	var wallStart time.Time
+	first, cur, last := int64(0), int64(-1<<62), int64(-1<<62)
+	n := 0
+	// flush waits for the batches in flight; false when one failed or ctx ended.
+	flush := func() bool {
+		wg.Wait()
+		select {
+		case <-failed:
+			return false
+		default:
+			return ctx.Err() == nil
+		}
+	}
+	for b := range batches {
+		if n == 0 {
+			wallStart, first = time.Now(), b.At
+		}
+		if k := b.At / interval; k != cur {
+			if !flush() {
+				break
+			}
+			cur = k
+		}
+		if speed > 0 {
+			due := wallStart.Add(time.Duration(float64(b.At-first) / speed * float64(time.Millisecond)))
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Until(due)):
+			}
+		}
+		for _, e := range b.Events {
+			last = max(last, e.TS)
+		}
+		c := cs[n%len(cs)]
+		i := n
+		n++
+		acquired := false
+		select {
+		case sem <- struct{}{}:
+			acquired = true
+		case <-failed:
+		case <-ctx.Done():
+		}
+		if !acquired {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			r, err := c.SendBatch(ctx, b.Events)
+			requests.Add(1)
+			accepted.Add(int64(r.Accepted))
+			rejected.Add(int64(r.Rejected))
+			retries.Add(int64(r.Retries))
+			if err == nil && r.Rejected > 0 {
+				err = fmt.Errorf("batch %d: %d events rejected, first: %+v", i, r.Rejected, r.Errors[0])
+			}
+			if err != nil {
+				fail(err)
+			}
+		})
+	}
+	ok := flush()
+	res.Requests, res.Accepted, res.Rejected, res.Retries = int(requests.Load()), int(accepted.Load()), int(rejected.Load()), int(retries.Load())
+	if !ok {
+		if firstErr != nil {
+			return res, firstErr
+		}
+		return res, ctx.Err()
+	}
 	// The replay is over: its end makes every figure final at once (docs/time.md). Sent only
 	// after every event was acknowledged, so nothing of the stream arrives after it.
-	r, err := c.SendBatch(ctx, []client.Event{st.End()})
+	end := client.Event{EventID: "end-" + streamID, Type: "end", StreamID: streamID, TS: max(last, 0)}
+	r, err := cs[0].SendBatch(ctx, []client.Event{end})
 	res.Requests++
 	res.Retries += r.Retries
 	if err == nil && r.Rejected > 0 {
@@ -82,8 +144,6 @@ func SendPaced(ctx context.Context, c *client.Client, st *Stream, parallel int, 
 	}
 	return res, err
 }
-
-func (st *Stream) interval() int64 { return max(1, st.Scenario.Heartbeat.Milliseconds()) }
 
 // End is the event that ends the stream: after its last event.
 func (st *Stream) End() client.Event {

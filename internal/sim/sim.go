@@ -3,13 +3,14 @@
 // computes the exact answers for it from the listeners' plans (the oracle), independently of
 // the aggregator's session code. `earshot simulate` sends it through a collector; the
 // end-to-end tests compare what lands in ClickHouse with the oracle.
+//
+// A stream is generated one send interval at a time (Generator), so the night at full size —
+// a million listeners, a hundred million events — streams in the memory of its plans; Generate
+// collects the same batches for the small streams tests hold whole.
 package sim
 
 import (
-	"cmp"
-	"fmt"
-	"math/rand/v2"
-	"slices"
+	"iter"
 	"time"
 
 	"github.com/earshot/earshot/pkg/client"
@@ -50,6 +51,9 @@ type Scenario struct {
 	// sampled twice a minute misses most of a minute's ups and downs, which the per-second
 	// peaks see; a client that reports what it shows with each heartbeat samples every 10 s.
 	DisplayedEvery time.Duration
+	// StayMin and StayMax bound how long a listener stays (whole minutes, uniform; 0: 2 and 62
+	// minutes). A stay past the end of the simulation ends with it.
+	StayMin, StayMax time.Duration
 	// Heartbeat is the clients' heartbeat interval (SPEC: 10 s).
 	Heartbeat time.Duration
 	Seed      uint64
@@ -85,22 +89,44 @@ func DemoScenario(listeners int) Scenario {
 	}
 }
 
-// Plan is one listener's behaviour (all times unix ms).
+// Plan is one listener's behaviour (all times unix ms). Its heartbeats are not stored — a
+// million listeners' would take gigabytes — but derived (Beats).
 type Plan struct {
 	ID                 string
 	Join               int64
 	AudioStart         int64 // 0: never hears
 	End                int64 // leave time, or last heartbeat when vanishing
 	Leaves, Muted      bool
-	Heartbeats         []Beat
 	FailsWithErrorCode string
 	ErrorAt            int64 // 0: no error event
+	// Every is the heartbeat interval: a beat at Join + k·Every for k ≥ 1 up to End.
+	Every int64
 }
 
 // Beat is one heartbeat: at T, Played ms of audio (right-aligned: [T−Played, T)).
 type Beat struct {
 	T      int64
 	Played int64
+}
+
+// Beats are p's heartbeats in time order.
+func (p *Plan) Beats() iter.Seq[Beat] {
+	return func(yield func(Beat) bool) {
+		for t := p.Join + p.Every; t <= p.End; t += p.Every {
+			if !yield(p.beat(t)) {
+				return
+			}
+		}
+	}
+}
+
+// beat is the heartbeat at t: the audio rendered since the previous one, from the audio's
+// start on.
+func (p *Plan) beat(t int64) Beat {
+	if p.AudioStart == 0 {
+		return Beat{T: t}
+	}
+	return Beat{T: t, Played: max(0, t-max(t-p.Every, p.AudioStart))}
 }
 
 // Stream is a generated scenario: plans and the events to send, in send order.
@@ -113,194 +139,21 @@ type Stream struct {
 	// SendAt is when each batch is sent (unix ms of event time): clients post every heartbeat
 	// interval what happened since their last post.
 	SendAt []int64
+	// Events counts the distinct events (a retried batch's copies are not counted again).
 	Events int
 	// Displayed is the platform counter as sent: T and the count (in Played).
 	Displayed []Beat
 }
 
-// Generate builds the stream deterministically from the scenario's seed.
+// Generate builds the whole stream deterministically from the scenario's seed: the batches
+// a Generator streams, collected.
 func Generate(sc Scenario) *Stream {
-	r := rand.New(rand.NewPCG(sc.Seed, 0xea75))
-	start := sc.Start.UnixMilli()
-	end := start + sc.Duration.Milliseconds()
-	audio := start + sc.AudioDelay.Milliseconds()
-	hbMS := sc.Heartbeat.Milliseconds()
-	st := &Stream{Scenario: sc}
-	type timed struct {
-		t int64
-		e client.Event
+	g := NewGenerator(sc)
+	st := g.Skeleton()
+	for b := range g.All() {
+		st.Batches = append(st.Batches, b.Events)
+		st.SendAt = append(st.SendAt, b.At)
 	}
-	var evs []timed
-	for i := range sc.Listeners {
-		p := Plan{ID: fmt.Sprintf("listener-%06d", i)}
-		// Joins: most before the audio starts (waiting in the room), the rest after.
-		if r.Float64() < 0.7 {
-			p.Join = start + r.Int64N(max(1, audio-start))
-		} else {
-			p.Join = audio + r.Int64N(max(1, end-audio))
-		}
-		p.Join -= p.Join % 1000
-		stay := (2 + r.Int64N(60)) * 60_000
-		p.End = min(p.Join+stay, end-1)
-		p.Leaves = r.Float64() >= sc.VanishRate
-		p.Muted = r.Float64() < sc.MuteRate
-		fails := r.Float64() < sc.FailRate
-		if !fails && p.End > audio {
-			p.AudioStart = max(audio, p.Join) + 500 + r.Int64N(3000)
-			if p.AudioStart >= p.End {
-				p.AudioStart = 0
-			}
-		}
-		if fails {
-			p.FailsWithErrorCode = []string{"network", "overload", "timeout"}[r.IntN(3)]
-		}
-		id := func(kind string, t int64) string { return fmt.Sprintf("%s-%s-%d", p.ID, kind, t) }
-		add := func(t int64, e client.Event) {
-			e.StreamID, e.ListenerID, e.TS = sc.StreamID, p.ID, t
-			evs = append(evs, timed{t, e})
-		}
-		add(p.Join, client.Event{EventID: id("join", p.Join), Type: "join"})
-		if p.AudioStart > 0 {
-			add(p.AudioStart, client.Event{EventID: id("play", p.AudioStart), Type: "play", Muted: p.Muted})
-		}
-		if fails && p.End > audio {
-			t := max(audio, p.Join) + 5000
-			if t < p.End {
-				p.ErrorAt = t
-				add(t, client.Event{EventID: id("error", t), Type: "error", ErrorCode: p.FailsWithErrorCode})
-			}
-		}
-		last := p.Join
-		for t := p.Join + hbMS; t <= p.End; t += hbMS {
-			played := int64(0)
-			if p.AudioStart > 0 {
-				played = max(0, t-max(t-hbMS, p.AudioStart))
-			}
-			p.Heartbeats = append(p.Heartbeats, Beat{T: t, Played: played})
-			add(t, client.Event{EventID: id("hb", t), Type: "heartbeat", PlayedMS: client.Int(played), Muted: p.Muted && played > 0})
-			last = t
-		}
-		if p.Leaves {
-			p.End = max(p.End, last)
-			add(p.End, client.Event{EventID: id("leave", p.End), Type: "leave"})
-		} else {
-			p.End = last
-		}
-		st.Plans = append(st.Plans, p)
-	}
-	// The platform's counter, every 30 s (or DisplayedEvery): everyone who ever joined, or who
-	// is connected then.
-	slices.SortStableFunc(evs, func(a, b timed) int { return cmp.Compare(a.t, b.t) })
-	var connectedAt func(t int64) int
-	switch sc.DisplayedSeries {
-	case "", DisplayedJoined:
-	case DisplayedConnected:
-		connectedAt = connectedCounter(st.Plans)
-	default:
-		panic(fmt.Sprintf("sim: unknown DisplayedSeries %q (want %q or %q)", sc.DisplayedSeries, DisplayedJoined, DisplayedConnected))
-	}
-	every := int64(30_000)
-	if sc.DisplayedEvery > 0 {
-		every = max(1, sc.DisplayedEvery.Milliseconds())
-	}
-	joined := 0
-	next := start
-	var out []timed
-	for _, e := range evs {
-		for next <= e.t {
-			counted := joined
-			if connectedAt != nil {
-				counted = connectedAt(next)
-			}
-			shown := int64(float64(counted) * sc.DisplayedFactor)
-			st.Displayed = append(st.Displayed, Beat{T: next, Played: shown})
-			out = append(out, timed{next, client.Event{EventID: fmt.Sprintf("displayed-%d", next), Type: "displayed",
-				StreamID: sc.StreamID, TS: next, DisplayedCount: client.Int(shown)}})
-			next += every
-		}
-		if e.e.Type == "join" {
-			joined++
-		}
-		out = append(out, e)
-	}
-	// Clients batch every heartbeat interval: group by send time (event time rounded up to the
-	// interval, per listener shard so batches stay small).
-	const shards = 16
-	batches := map[[2]int64][]client.Event{}
-	var keys [][2]int64
-	for _, e := range out {
-		shard := int64(len(e.e.ListenerID)+int(e.t)) % shards
-		k := [2]int64{(e.t/hbMS + 1) * hbMS, shard}
-		if _, ok := batches[k]; !ok {
-			keys = append(keys, k)
-		}
-		batches[k] = append(batches[k], e.e)
-	}
-	slices.SortFunc(keys, func(a, b [2]int64) int {
-		if c := cmp.Compare(a[0], b[0]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a[1], b[1])
-	})
-	type sent struct {
-		at int64
-		b  []client.Event
-	}
-	var out2 []sent
-	for _, k := range keys {
-		b := batches[k]
-		at := k[0]
-		if sc.LateRate > 0 && r.Float64() < sc.LateRate {
-			at += r.Int64N(sc.LateBy.Milliseconds() + 1)
-		}
-		out2 = append(out2, sent{at, b})
-		st.Events += len(b)
-		if r.Float64() < sc.DuplicateRate {
-			again := at // a retry: the same events again
-			if sc.DuplicateBy > 0 {
-				again += r.Int64N(sc.DuplicateBy.Milliseconds() + 1)
-			}
-			out2 = append(out2, sent{again, b})
-		}
-	}
-	slices.SortStableFunc(out2, func(a, b sent) int { return cmp.Compare(a.at, b.at) })
-	for _, x := range out2 {
-		st.Batches = append(st.Batches, x.b)
-		st.SendAt = append(st.SendAt, x.at)
-	}
+	st.Events = g.Events()
 	return st
-}
-
-// connectedCounter returns how many listeners are connected at an instant t (join <= t < end
-// of the session), from the plans, in O(log n) per instant.
-func connectedCounter(plans []Plan) func(t int64) int {
-	joins := make([]int64, 0, len(plans))
-	ends := make([]int64, 0, len(plans))
-	for i := range plans {
-		joins = append(joins, plans[i].Join)
-		ends = append(ends, sessionEnd(&plans[i]))
-	}
-	slices.Sort(joins)
-	slices.Sort(ends)
-	// upTo counts the values <= t of a sorted slice.
-	upTo := func(xs []int64, t int64) int {
-		i, _ := slices.BinarySearch(xs, t+1)
-		return i
-	}
-	// Every session has join <= end, so the sessions begun minus the sessions ended by t are
-	// the ones open at t.
-	return func(t int64) int { return upTo(joins, t) - upTo(ends, t) }
-}
-
-// sessionEnd is when p's session ends: at its leave, or session_timeout after its last event
-// when it vanishes (SPEC, connected).
-func sessionEnd(p *Plan) int64 {
-	if p.Leaves {
-		return p.End
-	}
-	last := max(p.Join, p.AudioStart, p.ErrorAt)
-	for _, b := range p.Heartbeats {
-		last = max(last, b.T)
-	}
-	return last + sessionTimeoutMS
 }
