@@ -1,7 +1,7 @@
 -- Per minute of the stream (common.sql in front): connected (distinct listeners whose session
 -- touches the minute, its first instant included), hearing (distinct listeners with ≥ 2 000 ms
 -- of unmuted audio inside it), and the largest per-second counts of both within it.
--- minute is the minute's start in unix ms.
+-- minute is the minute's start in unix ms; minutes where every figure is 0 are left out.
 SELECT toInt64(m * 60000) AS minute, toUInt64(sum(c)) AS connected, toUInt64(sum(h)) AS hearing,
        toUInt64(max(pc)) AS peak_concurrent, toUInt64(max(ph)) AS peak_concurrent_hearing
 FROM (
@@ -14,4 +14,5 @@ FROM (
     SELECT intDiv(sec, 60) AS m, 0, 0, maxIf(n, k = 0), maxIf(n, k = 1) FROM persec GROUP BY m
 )
 GROUP BY m
+HAVING connected + hearing + peak_concurrent + peak_concurrent_hearing > 0
 ORDER BY m
