@@ -54,11 +54,12 @@ type StreamTotals struct {
 	PeakConcurrent, PeakConcurrentHearing uint64
 }
 
-// params binds the queries' parameters: the table, the stream, and the events' ts bound.
+// params binds the queries' parameters — the table, the stream, and the events' ts bound — and
+// turns on the materialized CTEs common.sql uses.
 func params(ctx context.Context, table, stream string, until int64) context.Context {
-	return clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{
-		"table": table, "stream": stream, "until": fmt.Sprint(until),
-	}))
+	return clickhouse.Context(ctx,
+		clickhouse.WithParameters(clickhouse.Parameters{"table": table, "stream": stream, "until": fmt.Sprint(until)}),
+		clickhouse.WithSettings(clickhouse.Settings{"enable_materialized_cte": 1}))
 }
 
 // Minutes computes every minute of stream from the events in table.

@@ -11,7 +11,7 @@ FROM (
     UNION ALL
     SELECT m, 0, count(), 0, 0 FROM hear GROUP BY m
     UNION ALL
-    SELECT intDiv(sec, 60) AS m, 0, 0, maxIf(n, k = 0), maxIf(n, k = 1) FROM persec GROUP BY m
+    SELECT m, 0, 0, if(k = 0, peak, 0), if(k = 1, peak, 0) FROM peaks
 )
 GROUP BY m
 HAVING connected + hearing + peak_concurrent + peak_concurrent_hearing > 0
