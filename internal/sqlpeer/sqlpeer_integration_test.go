@@ -140,8 +140,10 @@ func TestDelivery(t *testing.T) {
 //	c: join 50; heartbeat 62 (played 2.5 s) — audio [59.5, 62): 0.5 s in minute 0, 2 s in
 //	   minute 1 —, sent twice; an error 100; leave 110. Session [50, 110): minutes 0 and 1.
 //	   Hearing in minute 1 only (exactly 2 000 ms).
-//	d: error 30 alone: no session. Then join 90 and leave 90 (the same ms): a session of no
-//	   length, connected in minute 1, in no second.
+//	d: error 30 alone: no session. Then join 90 and leave 90 (the same ms, written in RFC 3339
+//	   with fields the load ignores): a session of no length, connected in minute 1, in no second.
+//	e: heartbeats without played_ms, or with more than 10 minutes: the collector would reject
+//	   them, and they are not loaded. No session.
 //
 // Per second (a listener counts at second s when s + 0.5 lies in its session):
 //
@@ -176,8 +178,6 @@ func TestByHand(t *testing.T) {
 	add("c", "c3", "error", 100, 0, false)
 	add("c", "c4", "leave", 110, 0, false)
 	add("d", "d1", "error", 30, 0, false)
-	add("d", "d2", "join", 90, 0, false)
-	add("d", "d3", "leave", 90, 0, false)
 	// Another stream's events in the same table must not count.
 	evs = append(evs, client.Event{EventID: "x", Type: "join", StreamID: "other", ListenerID: "a", TS: at(10)})
 	var buf bytes.Buffer
@@ -185,6 +185,10 @@ func TestByHand(t *testing.T) {
 		b, _ := json.Marshal(e)
 		buf.Write(append(b, '\n'))
 	}
+	buf.WriteString(`{"event_id":"d2","type":"join","stream_id":"hand","listener_id":"d","ts":"2024-08-13T00:01:30Z","sent_at":1,"client":{"app":"web"}}` + "\n")
+	buf.WriteString(`{"event_id":"d3","type":"leave","stream_id":"hand","listener_id":"d","ts":"2024-08-13T00:01:30.000Z"}` + "\n")
+	buf.WriteString(`{"event_id":"e1","type":"heartbeat","stream_id":"hand","listener_id":"e","ts":1723507230000}` + "\n")
+	buf.WriteString(`{"event_id":"e2","type":"heartbeat","stream_id":"hand","listener_id":"e","ts":1723507230000,"played_ms":600001}` + "\n")
 	table := load(t, conn, buf.Bytes())
 	ms, tot := query(t, conn, table, "hand")
 	minute := func(i int64) time.Time { return time.UnixMilli(base + i*60_000).UTC() }

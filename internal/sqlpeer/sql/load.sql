@@ -4,7 +4,8 @@
 -- user_files_path; there one would pipe the file to `clickhouse-client --query "INSERT INTO t
 -- FORMAT JSONEachRow"` (with this SELECT's conversions as an INSERT ... SELECT FROM input()).
 --
--- ts is read as text: clients may send unix ms or RFC 3339 (SPEC, Events). Events the collector
+-- ts is read as text: clients may send unix ms or RFC 3339 (SPEC, Events). Other fields (sent_at,
+-- client, ticket, stalled_ms, ...) are skipped: the events are trusted time, ts is the event time. Events the collector
 -- would reject in a way that matters to the figures are not loaded: unknown types, a missing
 -- listener (except displayed and end), a heartbeat without played_ms or with more than 10 minutes
 -- (event.MaxIntervalMS).
@@ -21,4 +22,4 @@ FROM file({path:String}, 'JSONEachRow',
 WHERE type IN ('join', 'leave', 'heartbeat', 'play', 'error', 'displayed', 'end')
   AND (type IN ('displayed', 'end') OR ifNull(listener_id, '') != '')
   AND (type != 'heartbeat' OR (played_ms IS NOT NULL AND played_ms BETWEEN 0 AND 600000))
-SETTINGS input_format_json_read_numbers_as_strings = 1
+SETTINGS input_format_json_read_numbers_as_strings = 1, input_format_skip_unknown_fields = 1
