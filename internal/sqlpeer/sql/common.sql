@@ -27,8 +27,8 @@ ev AS MATERIALIZED (
     )
 ),
 -- Events that begin (b: ts − played_ms for a heartbeat, ts otherwise) and end at the same
--- instant act together: j has a join, leaves a leave, starts something that opens a session when none is
--- live (join, play, heartbeat; an error alone starts none).
+-- instant act together: j has a join, leaves a leave, starts something that opens a session
+-- when none is live (join, play, heartbeat; an error alone starts none).
 grp AS (
     SELECT l, b, t, max(rank = 0) AS j, max(rank = 4) AS leaves, max(rank <= 2) AS starts
     FROM ev
@@ -50,7 +50,9 @@ segs AS (
 ),
 -- brk: the session timeout. The session live before a row ends when its latest ts + 60 s is at
 -- or before where the row begins; the running max of ts over the segment's earlier rows is that
--- latest ts (rows before the session started are errors no later than its start).
+-- latest ts (rows before the session started are errors no later than its start). Not
+-- lagInFrame(t): rows are in the order they begin, and a heartbeat that began earlier can end
+-- (ts) after the row that follows it.
 brks AS (
     SELECT *,
            row_number() OVER (PARTITION BY l, seg ORDER BY b, t, v) = 1
