@@ -2,10 +2,12 @@ package sqlpeer
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -199,6 +201,22 @@ func TestMachine(t *testing.T) {
 				}
 			}
 			t.Logf("%d events, %d minutes; totals %+v", len(evs), len(wm), wantTot)
+
+			// A live query sees a prefix: the same as the machine given only the events so far.
+			until := time.Date(2024, 8, 13, 0, 4, 0, 0, time.UTC).UnixMilli()
+			var prefix []client.Event
+			for _, e := range evs {
+				if e.TS < until {
+					prefix = append(prefix, e)
+				}
+			}
+			live, err := MinutesUntil(context.Background(), conn, table, stream, until)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want, _ := machineFigures(t, stream, prefix); !reflect.DeepEqual(live, want) {
+				t.Errorf("events before 00:04:\n sql %+v\n machine %+v", live, want)
+			}
 		})
 	}
 }
