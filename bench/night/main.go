@@ -19,7 +19,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +45,7 @@ type options struct {
 	profileAt               float64
 	profileSecs             int
 	keep                    bool
+	peerRuns                int
 }
 
 func main() {
@@ -63,7 +66,12 @@ func main() {
 	flag.Float64Var(&o.profileAt, "profile-at", 0.4, "take the CPU profiles when this share of the stream was sent (0: none)")
 	flag.IntVar(&o.profileSecs, "profile-seconds", 20, "length of the CPU profiles")
 	flag.BoolVar(&o.keep, "keep", false, "keep the run's database and topic")
+	flag.IntVar(&o.peerRuns, "peer", 0, "then run the SQL-at-query-time peer on the same events this many times (0: not at all)")
 	flag.Parse()
+	if o.profileAt < 0 || o.profileAt >= 1 {
+		fmt.Fprintln(os.Stderr, "night-bench: -profile-at: want a share of the stream in [0, 1)")
+		os.Exit(2)
+	}
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "night-bench:", err)
 		os.Exit(1)
@@ -82,7 +90,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	id := time.Now().Unix()
+	id := time.Now().UnixNano()
 	outDir := filepath.Join(o.cache, "bench-night", fmt.Sprint(id))
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
@@ -135,8 +143,7 @@ func run(ctx context.Context, o options) error {
 
 	// The processes: servers already up, collectors and aggregators started here.
 	const simToken = "night-bench-simulator-token-0123456789"
-	// The broker is the processes' default (127.0.0.1:9092), as -broker's.
-	common := []string{"EARSHOT_KAFKA_TOPIC=" + topic, fmt.Sprintf("EARSHOT_KAFKA_PARTITIONS=%d", o.partitions),
+	common := []string{"EARSHOT_KAFKA_BROKERS=" + o.broker, "EARSHOT_KAFKA_TOPIC=" + topic, "EARSHOT_PPROF=true", fmt.Sprintf("EARSHOT_KAFKA_PARTITIONS=%d", o.partitions),
 		"EARSHOT_HASH_KEY=night-bench-hashing-key-not-for-production-0123", "EARSHOT_SIM_TOKEN=" + simToken}
 	var procs, started []*proc
 	defer func() {
@@ -198,9 +205,10 @@ func run(ctx context.Context, o options) error {
 	self := &proc{name: "players (this process)", pid: os.Getpid()}
 	cpu0[self] = cpuSeconds(self.pid)
 
-	// The players: the stream generated as it is sent; the profiles taken part way.
-	var profiles []string
-	profiled := make(chan struct{})
+	// The players: the stream generated as it is sent; the profiles taken part way (only
+	// saved then: pprof's analysis runs after the measurement).
+	var profileErrs []error
+	var profiling sync.WaitGroup
 	var first, last atomic.Int64
 	batches := func(yield func(sim.Batch) bool) {
 		profileAt := int64(-1)
@@ -214,10 +222,9 @@ func run(ctx context.Context, o options) error {
 			last.Store(b.At)
 			if profileAt > 0 && b.At >= profileAt {
 				profileAt = -1
-				go func() {
-					defer close(profiled)
-					profiles = takeProfiles(ctx, append(append([]*proc{}, collectors...), aggregators...), o.profileSecs, outDir)
-				}()
+				profiling.Go(func() {
+					profileErrs = saveProfiles(ctx, append(append([]*proc{}, collectors...), aggregators...), o.profileSecs, outDir)
+				})
 			}
 			if !yield(b) {
 				return
@@ -237,10 +244,8 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("waiting for the stream's rows to be final: %w", err)
 	}
 	final := time.Since(start)
-	progress()
-	if o.profileAt > 0 {
-		<-profiled
-	}
+	maxLive := progress()
+	profiling.Wait()
 	stopWatch()
 	watching.Wait()
 
@@ -260,16 +265,21 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("    end to end (until every row is final):   %s, %.0f events/s, real-time factor %.2f (goal ≥ 1.0, 2.0 better)\n",
 		final.Round(time.Second), events/final.Seconds(), streamSec/final.Seconds())
 	n, q := histogramQuantiles(scrapes, "earshot_aggregator_window_visible_seconds", 0.5, 0.99)
-	fmt.Printf("    minute closed → rows visible: p50 ≤ %.2f s, p99 ≤ %.2f s over %.0f windows (bucket bounds; target p99 ≤ 2 s)\n", q[0], q[1], n)
+	if n == 0 {
+		return fmt.Errorf("no window was observed closing: see the aggregators' logs in %s", outDir)
+	}
+	fmt.Printf("    a partition's minute closed → its rows visible: p50 ≤ %.2f s, p99 ≤ %.2f s over %.0f partition-minutes (bucket bounds; target p99 ≤ 2 s)\n", q[0], q[1], n)
 	fmt.Printf("    aggregator: %.0f events consumed, %.0f rows written, %.0f dropped\n",
 		sum(scrapes, "earshot_aggregator_events_total"), sum(scrapes, "earshot_aggregator_rows_written_total"),
 		sum(scrapes, "earshot_aggregator_dropped_events_total"))
 
-	fmt.Printf("\n  processes (RSS max / at the end; CPU seconds over the run, of %.0f wall seconds × %d cores):\n", final.Seconds(), runtime.NumCPU())
+	fmt.Printf("\n  processes (RSS peak / at the end; CPU seconds over the run, of %.0f wall seconds × %d cores):\n", final.Seconds(), runtime.NumCPU())
 	for _, p := range append(procs, self) {
-		if p == self {
-			p.maxRSS = rss(p.pid)
-			p.lastRSS = p.maxRSS
+		p.lastRSS = max(p.lastRSS, rss(p.pid, "VmRSS:"))
+		// The kernel's high-water mark catches peaks between the 1-s samples — for the processes
+		// of this run only: a server's covers its whole life, earlier runs included.
+		if p.cmd != nil || p == self {
+			p.maxRSS = max(p.maxRSS, rss(p.pid, "VmHWM:"))
 		}
 		fmt.Printf("    %-24s %8.0f MiB / %8.0f MiB   CPU %7.1f s\n", p.name, float64(p.maxRSS)/(1<<20), float64(p.lastRSS)/(1<<20), cpuSeconds(p.pid)-cpu0[p])
 	}
@@ -277,10 +287,26 @@ func run(ctx context.Context, o options) error {
 	for _, p := range aggregators {
 		aggRSS += p.maxRSS
 	}
-	fmt.Printf("    aggregator RSS per connected listener at the peak: %.0f bytes (target ≤ 512)\n", float64(aggRSS)/float64(max(1, truth.Totals.PeakConcurrent)))
+	peak := float64(max(1, truth.Totals.PeakConcurrent))
+	fmt.Printf("    aggregator state per connected listener at the peak: %.0f bytes of live heap (largest heap after a GC), %.0f bytes of RSS (target ≤ 512)\n",
+		maxLive/peak, float64(aggRSS)/peak)
+
+	cpBytes, cpParts, err := checkpointBytes(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if cpParts > 0 {
+		fmt.Printf("    checkpoints: %.0f written; the last round %.1f MiB over %d partitions (%.0f bytes per listener), every checkpoint_interval\n",
+			sum(scrapes, "earshot_aggregator_checkpoints_total"), float64(cpBytes)/(1<<20), cpParts, float64(cpBytes)/peak)
+	} else {
+		fmt.Printf("    checkpoints: none (the run was shorter than checkpoint_interval)\n")
+	}
 
 	hours := streamSec / 3600
-	kb := logBytes(filepath.Join(o.cache, "kafka", "data", topic+"-*"))
+	kb := logBytes(filepath.Join(envOr("EARSHOT_KAFKA_DIR", filepath.Join(o.cache, "kafka")), "data", topic+"-*"))
+	if kb == 0 {
+		return fmt.Errorf("no segment of topic %s found under the broker's data directory (EARSHOT_KAFKA_DIR?)", topic)
+	}
 	tb, err := tableBytes(ctx, conn, db)
 	if err != nil {
 		return err
@@ -301,52 +327,69 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Printf("\n  figures against the scenario's truth (computed from the plans, not the pipeline):\n")
 	misses := compare(os.Stdout, r, truth)
-	for _, p := range profiles {
-		fmt.Println()
-		fmt.Println(p)
+	for _, err := range profileErrs {
+		fmt.Printf("\n  profile: %v\n", err)
+	}
+	for _, p := range append(append([]*proc{}, collectors...), aggregators...) {
+		if top, err := profileTop(ctx, p, outDir, "cpu"); err == nil {
+			fmt.Printf("\n  CPU profile of %s (%d s, from %.0f %% of the stream on):\n%s\n", p.name, o.profileSecs, 100*o.profileAt, indent(top))
+		}
+	}
+	for _, p := range aggregators {
+		if top, err := profileTop(ctx, p, outDir, "heap"); err == nil {
+			fmt.Printf("\n  live heap of %s (after its CPU profile):\n%s\n", p.name, indent(top))
+		}
 	}
 	fmt.Printf("  logs and profiles: %s\n", outDir)
 	if misses > 0 {
 		return fmt.Errorf("%d figures differ from the truth", misses)
 	}
+	if o.peerRuns > 0 {
+		// The players and processes are done: the peer has the machine to itself.
+		for _, p := range started {
+			p.stop()
+		}
+		var prefixes []int
+		for _, f := range []float64{0.25, 0.5, 1} {
+			prefixes = append(prefixes, max(1, int(f*sc.Sim.Duration.Minutes())))
+		}
+		pr, err := runPeer(ctx, conn, sc.Sim, outDir, o.peerRuns, prefixes)
+		if err != nil {
+			return err
+		}
+		printPeer(pr, res.Accepted, final, q[1])
+	}
 	return nil
 }
 
-// takeProfiles profiles the processes at once and returns each one's top.
-func takeProfiles(ctx context.Context, ps []*proc, secs int, dir string) []string {
-	out := make([]string, len(ps))
-	done := make(chan struct{}, len(ps))
+// saveProfiles takes CPU profiles of the processes at once, saved under dir.
+func saveProfiles(ctx context.Context, ps []*proc, secs int, dir string) []error {
+	errs := make([]error, len(ps))
+	var wg sync.WaitGroup
 	for i, p := range ps {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			top, err := profile(ctx, p, secs, dir)
-			if err != nil {
-				out[i] = fmt.Sprintf("  profile of %s: %v", p.name, err)
-				return
-			}
-			out[i] = fmt.Sprintf("  CPU profile of %s (%d s under load):\n%s", p.name, secs, indent(top))
-		}()
+		wg.Go(func() { errs[i] = saveProfile(ctx, p, secs, dir) })
 	}
-	for range ps {
-		<-done
-	}
-	return out
+	wg.Wait()
+	return slices.DeleteFunc(errs, func(err error) bool { return err == nil })
 }
 
 func indent(s string) string {
 	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
 }
 
-// startProgress prints a line every 30 s: stream time sent, the rate, the aggregators' lag.
-// The returned function stops it.
-func startProgress(ctx context.Context, aggs []*proc, last, first *atomic.Int64, start time.Time) func() {
+// startProgress prints a line every 30 s: stream time sent, the rate, the aggregators' lag. It
+// also samples the aggregators' live heap every 5 s (go_memstats_next_gc_bytes ÷ 2: the heap
+// live after the last GC, with GOGC=100) and keeps the largest total. The returned function
+// stops it and returns that.
+func startProgress(ctx context.Context, aggs []*proc, last, first *atomic.Int64, start time.Time) func() float64 {
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
+	var maxLive float64
 	go func() {
 		defer close(done)
-		t := time.NewTicker(30 * time.Second)
+		t := time.NewTicker(5 * time.Second)
 		defer t.Stop()
-		for {
+		for i := 1; ; i++ {
 			select {
 			case <-pctx.Done():
 				return
@@ -358,11 +401,15 @@ func startProgress(ctx context.Context, aggs []*proc, last, first *atomic.Int64,
 					scrapes = append(scrapes, m)
 				}
 			}
+			maxLive = max(maxLive, sum(scrapes, "go_memstats_next_gc_bytes")/2)
+			if i%6 != 0 {
+				continue
+			}
 			streamed := float64(last.Load()-first.Load()) / 1000
 			el := time.Since(start).Seconds()
 			slog.Info("progress", "stream_s", int(streamed), "wall_s", int(el), "rtf", fmt.Sprintf("%.2f", streamed/el),
 				"consumed", int(sum(scrapes, "earshot_aggregator_events_total")), "lag", int(sum(scrapes, "earshot_aggregator_consumer_lag")))
 		}
 	}()
-	return func() { cancel(); <-done }
+	return func() float64 { cancel(); <-done; return maxLive }
 }

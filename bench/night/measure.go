@@ -24,7 +24,7 @@ import (
 
 // scrape reads a Prometheus text exposition: every sample by its full name with labels.
 func scrape(admin string) (map[string]float64, error) {
-	resp, err := http.Get("http://" + admin + "/metrics")
+	resp, err := httpClient.Get("http://" + admin + "/metrics")
 	if err != nil {
 		return nil, err
 	}
@@ -101,32 +101,51 @@ func histogramQuantiles(scrapes []map[string]float64, name string, qs ...float64
 	return count, out
 }
 
-// profile takes a CPU profile of secs seconds from a process's /debug/pprof and returns the
-// top of `go tool pprof -top`, saving the profile under dir.
-func profile(ctx context.Context, p *proc, secs int, dir string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.admin, secs), nil)
+// saveProfile takes a CPU profile of secs seconds from a process's /debug/pprof into dir,
+// then a heap profile (what is live at its end).
+func saveProfile(ctx context.Context, p *proc, secs int, dir string) error {
+	if err := fetchProfile(ctx, p, fmt.Sprintf("profile?seconds=%d", secs), filepath.Join(dir, p.name+".cpu.pprof")); err != nil {
+		return err
+	}
+	return fetchProfile(ctx, p, "heap", filepath.Join(dir, p.name+".heap.pprof"))
+}
+
+func fetchProfile(ctx context.Context, p *proc, what, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/%s", p.admin, what), nil)
 	if err != nil {
-		return "", err
+		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s: profile: %s", p.name, resp.Status)
+		return fmt.Errorf("%s: profile: %s", p.name, resp.Status)
 	}
-	path := filepath.Join(dir, p.name+".cpu.pprof")
 	f, err := os.Create(path)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if _, err := io.Copy(f, resp.Body); err != nil {
 		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// profileTop is `go tool pprof -top` of a profile saveProfile took: kind "cpu" or "heap"
+// (its live bytes).
+func profileTop(ctx context.Context, p *proc, dir, kind string) (string, error) {
+	path := filepath.Join(dir, p.name+"."+kind+".pprof")
+	if _, err := os.Stat(path); err != nil {
 		return "", err
 	}
-	f.Close()
-	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=18", path).CombinedOutput()
+	args := []string{"tool", "pprof", "-top", "-nodecount=18"}
+	if kind == "heap" {
+		args = append(args, "-sample_index=inuse_space")
+	}
+	out, err := exec.CommandContext(ctx, "go", append(args, path)...).CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go tool pprof %s: %v: %s", path, err, out)
 	}
@@ -224,4 +243,11 @@ func compare(w io.Writer, r *result.Result, tr *scenario.Truth) (misses int) {
 		misses++
 	}
 	return misses
+}
+
+// checkpointBytes is the size of the latest checkpoint of every partition, and how many there
+// are: what one checkpoint round writes.
+func checkpointBytes(ctx context.Context, conn driver.Conn) (bytes, parts uint64, err error) {
+	err = conn.QueryRow(ctx, `SELECT sum(length(state)), count() FROM checkpoints FINAL`).Scan(&bytes, &parts)
+	return bytes, parts, err
 }

@@ -76,16 +76,17 @@ func (p *proc) stop() {
 	}
 }
 
-// rss is the process's resident set (VmRSS), with its children's for a server started by a
-// script (the engine's adapter is one Python process; Kafka one JVM).
-func rss(pid int) int64 {
+// rss is a memory figure of /proc/PID/status in bytes: field "VmRSS:" (resident now) or
+// "VmHWM:" (its peak). The servers are one process each: kafka.sh execs the JVM, and chDB runs
+// inside the adapter's Python process.
+func rss(pid int, field string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb << 10
 		}
@@ -119,7 +120,7 @@ func watch(ctx context.Context, procs []*proc) *sync.WaitGroup {
 		for {
 			mu.Lock()
 			for _, p := range procs {
-				if r := rss(p.pid); r > 0 {
+				if r := rss(p.pid, "VmRSS:"); r > 0 {
 					p.lastRSS, p.maxRSS = r, max(p.maxRSS, r)
 				}
 			}
@@ -134,6 +135,9 @@ func watch(ctx context.Context, procs []*proc) *sync.WaitGroup {
 	return &wg
 }
 
+// httpClient bounds every call to a process: one that hangs must not hang the harness.
+var httpClient = &http.Client{Timeout: 30 * time.Second}
+
 // waitReady polls url until it answers 200 — from p: p must still be running then, or
 // something else answered on its address.
 func waitReady(ctx context.Context, url string, p *proc) error {
@@ -143,7 +147,7 @@ func waitReady(ctx context.Context, url string, p *proc) error {
 			return fmt.Errorf("%s exited (log: %s)", p.name, p.log)
 		default:
 		}
-		resp, err := http.Get(url)
+		resp, err := httpClient.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +16,7 @@ import (
 )
 
 func replayCommand() *cobra.Command {
-	opts := replay.DefaultOptions("http://127.0.0.1:8080", os.Getenv("EARSHOT_REPLAY_TOKEN"))
+	opts := replay.DefaultOptions("http://127.0.0.1:8080", "")
 	var quiet bool
 	c := &cobra.Command{
 		Use:   "replay FILE.ndjson[.gz]",
@@ -34,6 +35,8 @@ their figures become final at once (--no-close leaves them open).`,
   EARSHOT_REPLAY_TOKEN=... earshot replay part1.ndjson --no-close && earshot replay part2.ndjson`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// The environment is read here, not as the flag's default: --help prints defaults.
+			opts.Token = cmp.Or(opts.Token, os.Getenv("EARSHOT_REPLAY_TOKEN"))
 			if opts.Token == "" {
 				return usagef("--token (or EARSHOT_REPLAY_TOKEN) is required: a collector token with trusted_time")
 			}
@@ -59,7 +62,7 @@ their figures become final at once (--no-close leaves them open).`,
 	}
 	fs := c.Flags()
 	fs.StringVar(&opts.Collector, "collector", opts.Collector, "collector base URL")
-	fs.StringVar(&opts.Token, "token", opts.Token, "ingest token with trusted_time (and platform for displayed events); default $EARSHOT_REPLAY_TOKEN")
+	fs.StringVar(&opts.Token, "token", "", "ingest token with trusted_time (and platform for displayed events); default $EARSHOT_REPLAY_TOKEN")
 	fs.IntVar(&opts.BatchEvents, "batch-events", opts.BatchEvents, "events per request at most")
 	fs.IntVar(&opts.BatchBytes, "batch-bytes", opts.BatchBytes, "bytes of input lines per request at most")
 	fs.IntVar(&opts.Parallel, "parallel", opts.Parallel, "requests in flight")

@@ -46,7 +46,9 @@ the collector answers.
 The stream is generated as it is sent, so the night at full size (--scale 1, a million
 listeners and more) needs a few hundred MB. --to-kafka skips HTTP: the collector's own pipeline
 (validation, pseudonymization with hash.key, which must be the collectors') writes the events
-to the configured Kafka topic, as a trusted-time platform token would send them.`,
+to the configured Kafka topic, as a trusted-time platform token would send them — with the
+collector's default limits, not a deployment's (listener_auth, tickets and per-request limits
+of the running collectors do not apply).`,
 		Example: `  EARSHOT_SIM_TOKEN=... earshot simulate --scenario scenarios/x-spaces-2024-08-12.yaml --scale 0.0016 --report
   EARSHOT_SIM_TOKEN=... earshot simulate --scenario scenarios/smoke.yaml --truth smoke-truth.json
   EARSHOT_HASH_KEY=... earshot simulate --scenario scenarios/x-spaces-2024-08-12-peak.yaml --to-kafka --speed 1
@@ -54,7 +56,13 @@ to the configured Kafka topic, as a trusted-time platform token would send them.
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fs := cmd.Flags()
+			// The environment is read here, not as the flag's default: --help prints defaults.
+			if !fs.Changed("token") {
+				token = os.Getenv("EARSHOT_SIM_TOKEN")
+			}
 			switch {
+			case toKafka && fs.Changed("token"):
+				return usagef("--to-kafka writes to Kafka without a collector: it takes no --token")
 			case token == "" && !toKafka:
 				return usagef("--token (or EARSHOT_SIM_TOKEN) is required")
 			case toKafka && fs.Changed("collector"):
@@ -153,7 +161,7 @@ to the configured Kafka topic, as a trusted-time platform token would send them.
 	}
 	fs := c.Flags()
 	fs.StringSliceVar(&collectors, "collector", []string{"http://127.0.0.1:8080"}, "collector base URL; several (a,b) are sent to round robin")
-	fs.StringVar(&token, "token", os.Getenv("EARSHOT_SIM_TOKEN"), "ingest token with trusted_time (the simulation replays 2024 timestamps) and platform (it sends the displayed counter); default $EARSHOT_SIM_TOKEN")
+	fs.StringVar(&token, "token", "", "ingest token with trusted_time (the simulation replays 2024 timestamps) and platform (it sends the displayed counter); default $EARSHOT_SIM_TOKEN")
 	fs.BoolVar(&toKafka, "to-kafka", false, "write to the configured Kafka topic with the collector's pipeline, without HTTP (needs hash.key, e.g. EARSHOT_HASH_KEY)")
 	fs.StringVar(&scenarioFile, "scenario", "", "scenario file (scenarios/*.yaml); default: the built-in model of the 2024 night with --listeners")
 	fs.Float64Var(&scale, "scale", 1, "with --scenario: the audience and the claims × this (1: full size)")

@@ -21,14 +21,18 @@ log() { echo "clickhouse: $*" >&2; }
 
 install() {
   local req=$here/clickhouse/requirements.txt
-  if [ -f "$venv/.complete" ] && [ "$venv/.complete" -nt "$req" ]; then
+  # The venv is current when it was built from these requirements — by content, not mtime: a
+  # fresh clone's files are all newer than a cache it shares, and would rebuild it every time.
+  local want
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  if [ -f "$venv/.complete" ] && [ "$(cat "$venv/.complete")" = "$want" ]; then
     return
   fi
   log "installing chDB from PyPI into $venv"
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
-  touch "$venv/.complete"
+  echo "$want" >"$venv/.complete"
 }
 
 running() {

@@ -23,14 +23,18 @@ pidfile=$kdir/kafka.pid
 log() { echo "kafka: $*" >&2; }
 
 install() {
-  if [ -f "$libs/.complete" ] && [ "$libs/.complete" -nt "$here/kafka/pom.xml" ]; then
+  # Current when fetched for this pom.xml — by content, not mtime (a fresh clone sharing the
+  # cache would otherwise fetch every time).
+  local want
+  want=$(sha256sum "$here/kafka/pom.xml" | cut -d' ' -f1)
+  if [ -f "$libs/.complete" ] && [ "$(cat "$libs/.complete")" = "$want" ]; then
     return
   fi
   log "fetching broker jars from Maven Central into $libs"
   rm -rf "$libs" && mkdir -p "$libs"
   (cd "$here/kafka" && mvn -B -q dependency:copy-dependencies \
     -DincludeScope=runtime -DoutputDirectory="$libs")
-  touch "$libs/.complete"
+  echo "$want" >"$libs/.complete"
 }
 
 running() {

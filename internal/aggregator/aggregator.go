@@ -82,16 +82,17 @@ func New(cfg Config, conn driver.Conn, log *slog.Logger) (*Aggregator, error) {
 // Registry is the aggregator's metrics registry (served on /metrics).
 func (a *Aggregator) Registry() *prometheus.Registry { return a.reg }
 
-// Handler serves /metrics, /healthz, /readyz and net/http/pprof under /debug/pprof/ — on the
-// operators' listener (listen, loopback by default), never a public one: the profiles reveal
-// the process's internals and cost CPU.
+// Handler serves /metrics, /healthz and /readyz, and with Config.Pprof net/http/pprof under
+// /debug/pprof/.
 func (a *Aggregator) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if a.cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {

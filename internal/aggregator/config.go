@@ -26,13 +26,20 @@ type Config struct {
 	// close to its rows being visible.
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
 	// CheckpointInterval: partition state is checkpointed (and the offset committed) this
-	// often. A crash replays at most this much; a checkpoint of 1M listeners is ~60 MB.
+	// often. A crash replays at most this much from Kafka — at 100 000 events/s a minute is 6M
+	// events, a few seconds of work. A checkpoint holds every listener's state, ~300 bytes each:
+	// at the night's 1.3M listeners ~400 MB, which every 10 s was 40 MB/s into ClickHouse, more
+	// than all the rows (make bench-night). Hence a minute.
 	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
 	// MaxPendingRows stops consuming while this many rows wait for ClickHouse (it is down or
 	// slow): lag grows in Kafka instead of memory here.
 	MaxPendingRows int `mapstructure:"max_pending_rows"`
 	// RawEvents writes every record to events_raw for audits.
 	RawEvents bool `mapstructure:"raw_events"`
+	// Pprof serves net/http/pprof under /debug/pprof/ on Listen. Off by default: Listen is
+	// also what Prometheus scrapes, and profiles reveal the process and cost CPU to anyone who
+	// can reach it. make bench-night turns it on to profile under load.
+	Pprof bool `mapstructure:"pprof"`
 }
 
 // DefaultConfig points at the local servers.
@@ -44,7 +51,7 @@ func DefaultConfig() Config {
 		Session:            session.DefaultConfig(),
 		Group:              "earshot-aggregator",
 		FlushInterval:      time.Second,
-		CheckpointInterval: 10 * time.Second,
+		CheckpointInterval: time.Minute,
 		MaxPendingRows:     1_000_000,
 		RawEvents:          true,
 	}

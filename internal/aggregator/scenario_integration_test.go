@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/internal/claims"
+	"github.com/earshot/earshot/internal/collector"
 	"github.com/earshot/earshot/internal/result"
 	scenariofile "github.com/earshot/earshot/internal/scenario"
 	"github.com/earshot/earshot/internal/sim"
 	"github.com/earshot/earshot/internal/testenv"
+	"github.com/earshot/earshot/pkg/client"
 )
 
 // TestSmokeScenarioEndToEnd runs scenarios/smoke.yaml through collector → Kafka → aggregator →
@@ -77,4 +79,43 @@ func TestSmokeScenarioEndToEnd(t *testing.T) {
 	if a, b := verdict(streams[0]), verdict(streams[1]); a != claims.Consistent || b != claims.Understated {
 		t.Errorf("the claim of %.0f: %s for the smoke stream, %s for three times its audience; want consistent, understated", claimed, a, b)
 	}
+}
+
+// TestSmokeThroughCollectorAndDirect sends the smoke scenario round robin through a collector
+// over HTTP and through the collector's pipeline writing to Kafka directly (simulate
+// --to-kafka), as two collectors would share players: with the same hash key the listener
+// keys agree, and every figure equals the truth.
+func TestSmokeThroughCollectorAndDirect(t *testing.T) {
+	e := newEnv(t, 4)
+	stop := e.runAggregator()
+	defer stop()
+	sc, err := scenariofile.Load(filepath.Join(testenv.RepoRoot(), "scenarios", "smoke.yaml"), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Sim.StreamID += "-direct"
+	url, stopCollector, err := e.collector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopCollector()
+	ccfg := collector.DefaultConfig()
+	ccfg.Hash.Key = "integration-hashing-key-0123456789abcdef" // the collector's (e.collector)
+	direct, err := collector.NewDirect(ccfg, e.kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	g := sim.NewGenerator(sc.Sim)
+	res, err := sim.SendBatches(context.Background(), []sim.Sender{client.New(url, simToken), direct}, sc.Sim.StreamID,
+		sc.Sim.Heartbeat, g.All(), 4, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rejected != 0 || res.Accepted < g.Events() {
+		t.Fatalf("%d accepted, %d rejected of %d events", res.Accepted, res.Rejected, g.Events())
+	}
+	st := g.Skeleton()
+	r := e.waitDone(st)
+	checkAgainstTruth(t, r, sim.Oracle(st))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,7 +29,7 @@ func NewDirect(cfg Config, kcfg eventlog.Config) (*Direct, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Direct{pipe: pipe, prod: NewProducer(kcfg, 4, 30*time.Second)}, nil
+	return &Direct{pipe: pipe, prod: NewProducer(kcfg, cfg.Limits.InflightEvents, cfg.Limits.KafkaTimeout)}, nil
 }
 
 // SendBatch converts and writes events, answering as a collector would.
@@ -48,12 +49,30 @@ func (d *Direct) SendBatch(ctx context.Context, events []client.Event) (client.R
 	for _, e := range b.Resp.Errors {
 		res.Errors = append(res.Errors, client.ItemError{Index: e.Index, Reason: string(e.Reason), Message: e.Message})
 	}
-	if len(b.Msgs) > 0 {
-		if err := d.prod.Write(ctx, b.Msgs); err != nil {
+	if len(b.Msgs) == 0 {
+		return res, nil
+	}
+	// As a player retries a 503: Kafka busy or electing a leader is waited for, a few times.
+	backoff := 100 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		// Not ctx itself, as in the server: kafka-go may still write what it queued after a
+		// cancellation, and the events must not be reported lost when they are in Kafka.
+		err := d.prod.Write(context.WithoutCancel(ctx), b.Msgs)
+		var re *RetryableError
+		switch {
+		case err == nil:
+			res.Retries = attempt
+			return res, nil
+		case !errors.As(err, &re) || attempt >= 5 || ctx.Err() != nil:
 			return client.Result{}, err
 		}
+		select {
+		case <-ctx.Done():
+			return client.Result{}, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff *= 2
 	}
-	return res, nil
 }
 
 // Close flushes and closes the producer.

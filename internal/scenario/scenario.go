@@ -39,7 +39,7 @@ type File struct {
 	LateRate      float64 `yaml:"late_rate"`
 	LateBy        string  `yaml:"late_by"`
 	Heartbeat     string  `yaml:"heartbeat"`
-	// Stay bounds how long a listener stays (default 2m–62m).
+	// Stay bounds how long a listener stays: whole minutes in [min, max) (default 2m, 62m).
 	Stay struct {
 		Min string `yaml:"min"`
 		Max string `yaml:"max"`

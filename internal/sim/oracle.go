@@ -199,7 +199,7 @@ func sweepSeconds(diff map[int64]int, f func(sec int64, n int)) {
 		if n <= 0 || i+1 == len(secs) {
 			continue
 		}
-		for sec := s; sec < secs[i+1]; sec = (sec/60 + 1) * 60 {
+		for sec := s; sec < secs[i+1]; sec += 60 - mod(sec, 60) {
 			f(sec, n)
 		}
 	}

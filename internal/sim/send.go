@@ -32,14 +32,18 @@ func Send(ctx context.Context, c *client.Client, st *Stream, parallel int) (Send
 // 75 seconds and a live view sees its minutes fill in; speed 0 sends as fast as the collector
 // answers.
 func SendPaced(ctx context.Context, c *client.Client, st *Stream, parallel int, speed float64) (SendResult, error) {
-	batches := func(yield func(Batch) bool) {
+	return SendBatches(ctx, []Sender{c}, st.Scenario.StreamID, st.Scenario.Heartbeat, st.All(), parallel, speed)
+}
+
+// All yields the stream's batches in send order, as a Generator does.
+func (st *Stream) All() iter.Seq[Batch] {
+	return func(yield func(Batch) bool) {
 		for i, b := range st.Batches {
 			if !yield(Batch{At: st.SendAt[i], Events: b}) {
 				return
 			}
 		}
 	}
-	return SendBatches(ctx, []Sender{c}, st.Scenario.StreamID, st.Scenario.Heartbeat, batches, parallel, speed)
 }
 
 // Sender posts one batch and answers as a collector does: a client.Client over HTTP, or a
@@ -91,6 +95,7 @@ func SendBatches(ctx context.Context, cs []Sender, streamID string, heartbeat ti
 			due := wallStart.Add(time.Duration(float64(b.At-first) / speed * float64(time.Millisecond)))
 			select {
 			case <-ctx.Done():
+			case <-failed:
 			case <-time.After(time.Until(due)):
 			}
 		}
@@ -100,6 +105,11 @@ func SendBatches(ctx context.Context, cs []Sender, streamID string, heartbeat ti
 		c := cs[n%len(cs)]
 		i := n
 		n++
+		// A failure or cancellation stops the sending before the next batch: checked first, as
+		// a select would pick a free slot over a closed channel at random.
+		if stopped(failed, ctx) {
+			break
+		}
 		acquired := false
 		select {
 		case sem <- struct{}{}:
@@ -143,6 +153,16 @@ func SendBatches(ctx context.Context, cs []Sender, streamID string, heartbeat ti
 		err = fmt.Errorf("the stream's end was rejected: %+v", r.Errors[0])
 	}
 	return res, err
+}
+
+// stopped says whether a batch failed or ctx ended.
+func stopped(failed <-chan struct{}, ctx context.Context) bool {
+	select {
+	case <-failed:
+		return true
+	default:
+		return ctx.Err() != nil
+	}
 }
 
 // End is the event that ends the stream: after its last event.

@@ -51,8 +51,9 @@ type Scenario struct {
 	// sampled twice a minute misses most of a minute's ups and downs, which the per-second
 	// peaks see; a client that reports what it shows with each heartbeat samples every 10 s.
 	DisplayedEvery time.Duration
-	// StayMin and StayMax bound how long a listener stays (whole minutes, uniform; 0: 2 and 62
-	// minutes). A stay past the end of the simulation ends with it.
+	// StayMin and StayMax bound how long a listener stays: whole minutes, uniform in
+	// [StayMin, StayMax) (both 0: [2, 62) minutes; scenario files validate them). A stay past the
+	// end of the simulation ends with it.
 	StayMin, StayMax time.Duration
 	// Heartbeat is the clients' heartbeat interval (SPEC: 10 s).
 	Heartbeat time.Duration

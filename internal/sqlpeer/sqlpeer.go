@@ -3,7 +3,7 @@
 // functions for each listener's sessions and the 60 s session timeout, arrayJoin over minutes to
 // split a heartbeat's audio across them, and a running sum over ±1 boundaries for the per-second
 // peaks. It implements the SPEC's definitions exactly (sim.Oracle is the test), so that the
-// benchmark (bench/sqlpeer) compares earshot with an honest alternative, not a strawman.
+// benchmark (bench/night -peer) compares earshot with an honest alternative, not a strawman.
 //
 // The SQL lives in sql/*.sql; common.sql derives sessions and audio intervals, minutes.sql and
 // totals.sql read them. ClickHouse has no include, so the Go code puts common.sql's WITH clause

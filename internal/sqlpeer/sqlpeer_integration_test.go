@@ -40,7 +40,7 @@ func load(t *testing.T, conn driver.Conn, ndjson []byte) string {
 func ndjsonOf(t *testing.T, st *sim.Stream) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := WriteNDJSON(&buf, st); err != nil {
+	if _, err := WriteNDJSON(&buf, st.All()); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
