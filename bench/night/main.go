@@ -101,7 +101,8 @@ func run(ctx context.Context, o options) error {
 	// The truth first: it is computed from the plans, before anything is sent.
 	t0 := time.Now()
 	g := sim.NewGenerator(sc.Sim)
-	truth := scenario.TruthOf(g.Skeleton(), o.scale)
+	oracle := sim.Oracle(g.Skeleton())
+	truth := scenario.TruthOf(g.Skeleton(), oracle, o.scale)
 	over1M := 0
 	for _, m := range truth.Minutes {
 		if m.PeakConcurrent >= 1_000_000 {
@@ -353,7 +354,7 @@ func run(ctx context.Context, o options) error {
 		for _, f := range []float64{0.25, 0.5, 1} {
 			prefixes = append(prefixes, max(1, int(f*sc.Sim.Duration.Minutes())))
 		}
-		pr, err := runPeer(ctx, conn, sc.Sim, outDir, o.peerRuns, prefixes)
+		pr, err := runPeer(ctx, conn, sc.Sim, oracle, outDir, o.peerRuns, prefixes)
 		if err != nil {
 			return err
 		}

@@ -36,10 +36,10 @@ type peerResult struct {
 	liveEvents        []int
 }
 
-// runPeer writes the stream's events to dir as NDJSON, then runs times: a fresh table, the
+// runPeer writes the stream's events to dir as NDJSON (generated again: the generator is
+// deterministic), then runs times: a fresh table, the
 // load, the queries checked against the truth, the live prefixes.
-func runPeer(ctx context.Context, conn driver.Conn, sc sim.Scenario, dir string, runs int, prefixes []int) (*peerResult, error) {
-	truth := sim.Oracle(sim.NewGenerator(sc).Skeleton())
+func runPeer(ctx context.Context, conn driver.Conn, sc sim.Scenario, truth *sim.Truth, dir string, runs int, prefixes []int) (*peerResult, error) {
 	path, err := filepath.Abs(filepath.Join(dir, "stream.ndjson"))
 	if err != nil {
 		return nil, err

@@ -104,7 +104,7 @@ of the running collectors do not apply).`,
 			truth := sim.Oracle(g.Skeleton())
 			sc := simSc
 			if truthFile != "" {
-				if err := writeTruth(truthFile, scenario.TruthOf(g.Skeleton(), scale)); err != nil {
+				if err := writeTruth(truthFile, scenario.TruthOf(g.Skeleton(), truth, scale)); err != nil {
 					return err
 				}
 			}

@@ -1,7 +1,6 @@
 package aggregator
 
 import (
-	"slices"
 	"testing"
 	"time"
 )
@@ -21,7 +20,7 @@ func TestCheckpointsAreSpread(t *testing.T) {
 	if d := checkpointStagger(13, 12, time.Minute); d != 5*time.Second {
 		t.Errorf("partition 13 of 12 (a topic grown since): %s, want 5s", d)
 	}
-	if d := checkpointStagger(3, 0, time.Minute); d != 0 || !slices.IsSorted(got) {
-		t.Errorf("no partition count: %s", d)
+	if d := checkpointStagger(3, 0, time.Minute); d != 0 {
+		t.Errorf("no partition count: %s, want 0", d)
 	}
 }

@@ -3,7 +3,6 @@ package replay
 import (
 	"compress/gzip"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,7 +48,7 @@ func writeGzipNoNewline(t *testing.T, path, text string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zw := gzipWriter(f)
+	zw := gzip.NewWriter(f)
 	if _, err := zw.Write([]byte(text)); err != nil {
 		t.Fatal(err)
 	}
@@ -60,5 +59,3 @@ func writeGzipNoNewline(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
-
-func gzipWriter(w io.Writer) *gzip.Writer { return gzip.NewWriter(w) }

@@ -88,7 +88,8 @@ func TestTruthOfSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := sim.Generate(sc.Sim)
-	tr, oracle := TruthOf(st, 1), sim.Oracle(st)
+	oracle := sim.Oracle(st)
+	tr := TruthOf(st, oracle, 1)
 	if tr.Totals.PeakConcurrent != oracle.PeakConcurrent || tr.Totals.CumeConnected != oracle.CumeConnected ||
 		tr.Totals.AQHPersons != oracle.AQHPersons() || tr.Totals.StartFailures != oracle.Failures || len(tr.Minutes) != len(oracle.Minutes) {
 		t.Errorf("totals %+v", tr.Totals)

@@ -58,9 +58,9 @@ type TruthMinute struct {
 	DisplayedLast         *int64    `json:"displayed_last"`
 }
 
-// TruthOf is the truth of a generated stream.
-func TruthOf(st *sim.Stream, scale float64) *Truth {
-	tr := sim.Oracle(st)
+// TruthOf is the truth of a generated stream, from the oracle's answer for it (tr =
+// sim.Oracle(st), which callers already hold: at full size it takes seconds).
+func TruthOf(st *sim.Stream, tr *sim.Truth, scale float64) *Truth {
 	out := &Truth{StreamID: st.Scenario.StreamID, Scale: scale, Seed: st.Scenario.Seed, Minutes: []TruthMinute{},
 		Totals: TruthTotals{PeakConcurrent: tr.PeakConcurrent, PeakConcurrentHearing: tr.PeakHearing,
 			CumeConnected: tr.CumeConnected, CumeHearing: tr.CumeHearing, CumeQualified: tr.CumeQualified,

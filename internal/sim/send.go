@@ -145,8 +145,7 @@ func SendBatches(ctx context.Context, cs []Sender, streamID string, heartbeat ti
 	}
 	// The replay is over: its end makes every figure final at once (docs/time.md). Sent only
 	// after every event was acknowledged, so nothing of the stream arrives after it.
-	end := client.Event{EventID: "end-" + streamID, Type: "end", StreamID: streamID, TS: max(last, 0)}
-	r, err := cs[0].SendBatch(ctx, []client.Event{end})
+	r, err := cs[0].SendBatch(ctx, []client.Event{endEvent(streamID, max(last, 0))})
 	res.Requests++
 	res.Retries += r.Retries
 	if err == nil && r.Rejected > 0 {
@@ -173,7 +172,12 @@ func (st *Stream) End() client.Event {
 			last = max(last, e.TS)
 		}
 	}
-	return client.Event{EventID: "end-" + st.Scenario.StreamID, Type: "end", StreamID: st.Scenario.StreamID, TS: last}
+	return endEvent(st.Scenario.StreamID, last)
+}
+
+// endEvent ends streamID after its last event at last (unix ms).
+func endEvent(streamID string, last int64) client.Event {
+	return client.Event{EventID: "end-" + streamID, Type: "end", StreamID: streamID, TS: last}
 }
 
 // Record converts a client event as a collector would, without HTTP: event time = ts (a
