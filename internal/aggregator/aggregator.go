@@ -30,8 +30,10 @@ type Aggregator struct {
 	log  *slog.Logger
 	conn driver.Conn
 	sink *chsink.Sink
-	reg  *prometheus.Registry
-	m    metrics
+	// commit writes the partitions' flushes together (commit.go); it lives while Run does.
+	commit *committer
+	reg    *prometheus.Registry
+	m      metrics
 }
 
 type metrics struct {
@@ -128,9 +130,13 @@ func (a *Aggregator) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cannot join consumer group %s: %w", a.cfg.Group, err)
 	}
+	// The committer outlives ctx: the workers' last flushes, after ctx ends, go through it.
+	cctx, stopCommitter := context.WithCancel(context.WithoutCancel(ctx))
+	a.commit = newCommitter(cctx, a.sink.Write)
 	var wg sync.WaitGroup
 	defer func() {
 		wg.Wait() // workers flush and checkpoint before the group goes
+		stopCommitter()
 		group.Close()
 	}()
 	for {
@@ -401,7 +407,7 @@ func (w *worker) flush(ctx context.Context, checkpoint bool) error {
 	}
 	if b.Rows() > 0 {
 		start := time.Now()
-		if err := retry(ctx, a, func() error { return a.sink.Write(ctx, &b) }); err != nil {
+		if err := retry(ctx, a, func() error { return a.commit.write(ctx, &b) }); err != nil {
 			return err
 		}
 		a.m.flush.Observe(time.Since(start).Seconds())

@@ -74,33 +74,56 @@ func (b *Batch) Rows() int {
 		len(b.DeadLetters)
 }
 
-// Write inserts b. Listener rows go before minute rows, so a reader who sees a minute also
-// sees its distinct states; clock rows go last, so a reader who sees a stream's rows final
-// up to a time sees those rows.
-func (s *Sink) Write(ctx context.Context, b *Batch) error {
-	for _, w := range []func(context.Context, *Batch) error{s.listeners, s.minutes, s.quarters, s.delivery, s.raw, s.deadLetters, s.clocks} {
-		if err := w(ctx, b); err != nil {
+// Write inserts the batches, one insert per table for all of them (up to MaxBatchRows rows
+// each): the aggregator writes the flushes of all its partitions together, since every insert
+// is a request, a new part for ClickHouse to merge and, on the development engine, a turn
+// behind one lock. Listener rows go before minute rows, so a reader who sees a minute also
+// sees its distinct states; clock rows go last, so a reader who sees a stream's rows final up
+// to a time sees those rows.
+func (s *Sink) Write(ctx context.Context, bs ...*Batch) error {
+	for _, w := range []func(context.Context, []*Batch) error{s.listeners, s.minutes, s.quarters, s.delivery, s.raw, s.deadLetters, s.clocks} {
+		if err := w(ctx, bs); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *Sink) batches(ctx context.Context, table string, n int, appendRow func(driver.Batch, int) error) error {
-	for start := 0; start < n; start += MaxBatchRows {
-		batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+table)
+// insert writes the rows of one table from every batch: rows(b) is how many b has, appendRow
+// appends b's row i.
+func (s *Sink) insert(ctx context.Context, table string, bs []*Batch, rows func(*Batch) int,
+	appendRow func(driver.Batch, *Batch, int) error) error {
+	var batch driver.Batch
+	n := 0
+	send := func() error {
+		err := batch.Send()
+		batch, n = nil, 0
 		if err != nil {
-			return fmt.Errorf("cannot prepare insert into %s: %w", table, err)
+			return fmt.Errorf("cannot insert into %s: %w", table, err)
 		}
-		for i := start; i < min(n, start+MaxBatchRows); i++ {
-			if err := appendRow(batch, i); err != nil {
+		return nil
+	}
+	for _, b := range bs {
+		for i := range rows(b) {
+			if batch == nil {
+				var err error
+				if batch, err = s.conn.PrepareBatch(ctx, "INSERT INTO "+table); err != nil {
+					return fmt.Errorf("cannot prepare insert into %s: %w", table, err)
+				}
+			}
+			if err := appendRow(batch, b, i); err != nil {
 				batch.Abort()
 				return fmt.Errorf("cannot append to %s: %w", table, err)
 			}
+			if n++; n == MaxBatchRows {
+				if err := send(); err != nil {
+					return err
+				}
+			}
 		}
-		if err := batch.Send(); err != nil {
-			return fmt.Errorf("cannot insert into %s: %w", table, err)
-		}
+	}
+	if batch != nil {
+		return send()
 	}
 	return nil
 }
@@ -112,11 +135,10 @@ func b2u(b bool) uint8 {
 	return 0
 }
 
-func (s *Sink) minutes(ctx context.Context, batch *Batch) error {
-	rows := batch.Minutes
-	return s.batches(ctx, "minute_stats", len(rows), func(b driver.Batch, i int) error {
-		r := &rows[i]
-		return b.Append(r.Stream, r.Minute, r.Partition, r.Version, b2u(r.Final), b2u(r.Deleted),
+func (s *Sink) minutes(ctx context.Context, bs []*Batch) error {
+	return s.insert(ctx, "minute_stats", bs, func(b *Batch) int { return len(b.Minutes) }, func(d driver.Batch, b *Batch, i int) error {
+		r := &b.Minutes[i]
+		return d.Append(r.Stream, r.Minute, r.Partition, r.Version, b2u(r.Final), b2u(r.Deleted),
 			r.Connected.Value, r.Connected.Lo, r.Connected.Hi, b2u(r.Connected.Exact),
 			r.Hearing.Value, r.Hearing.Lo, r.Hearing.Hi, b2u(r.Hearing.Exact),
 			string(r.ConnectedSketch), string(r.HearingSketch), string(r.QualifiedSketch), uint8(sketch.Version), uint8(sketch.Precision),
@@ -127,56 +149,50 @@ func (s *Sink) minutes(ctx context.Context, batch *Batch) error {
 	})
 }
 
-func (s *Sink) quarters(ctx context.Context, batch *Batch) error {
-	rows := batch.Quarters
-	return s.batches(ctx, "quarter_stats", len(rows), func(b driver.Batch, i int) error {
-		r := &rows[i]
-		return b.Append(r.Stream, r.Quarter, r.Partition, r.Version, b2u(r.Final), b2u(r.Deleted), r.AQHPersons)
+func (s *Sink) quarters(ctx context.Context, bs []*Batch) error {
+	return s.insert(ctx, "quarter_stats", bs, func(b *Batch) int { return len(b.Quarters) }, func(d driver.Batch, b *Batch, i int) error {
+		r := &b.Quarters[i]
+		return d.Append(r.Stream, r.Quarter, r.Partition, r.Version, b2u(r.Final), b2u(r.Deleted), r.AQHPersons)
 	})
 }
 
-func (s *Sink) listeners(ctx context.Context, batch *Batch) error {
-	rows := batch.Listeners
-	return s.batches(ctx, "listener_minutes", len(rows.Rows), func(b driver.Batch, i int) error {
-		r := &rows.Rows[i]
-		return b.Append(rows.Streams[r.Stream], time.UnixMilli(r.Minute).UTC(), r.Listener, r.Flags, r.Version)
+func (s *Sink) listeners(ctx context.Context, bs []*Batch) error {
+	return s.insert(ctx, "listener_minutes", bs, func(b *Batch) int { return len(b.Listeners.Rows) }, func(d driver.Batch, b *Batch, i int) error {
+		r := &b.Listeners.Rows[i]
+		return d.Append(b.Listeners.Streams[r.Stream], time.UnixMilli(r.Minute).UTC(), r.Listener, r.Flags, r.Version)
 	})
 }
 
-func (s *Sink) delivery(ctx context.Context, batch *Batch) error {
-	rows := batch.Delivery
-	return s.batches(ctx, "delivery_stats", len(rows), func(b driver.Batch, i int) error {
-		r := &rows[i]
-		return b.Append(r.Stream, r.Minute, r.Partition, r.Version, r.Late, r.Duplicates, r.TooLate)
+func (s *Sink) delivery(ctx context.Context, bs []*Batch) error {
+	return s.insert(ctx, "delivery_stats", bs, func(b *Batch) int { return len(b.Delivery) }, func(d driver.Batch, b *Batch, i int) error {
+		r := &b.Delivery[i]
+		return d.Append(r.Stream, r.Minute, r.Partition, r.Version, r.Late, r.Duplicates, r.TooLate)
 	})
 }
 
-func (s *Sink) clocks(ctx context.Context, batch *Batch) error {
-	rows := batch.Clocks
-	return s.batches(ctx, "stream_clocks", len(rows), func(b driver.Batch, i int) error {
-		r := &rows[i]
-		return b.Append(r.Stream, r.Partition, r.Version, time.UnixMilli(r.Clock).UTC(),
+func (s *Sink) clocks(ctx context.Context, bs []*Batch) error {
+	return s.insert(ctx, "stream_clocks", bs, func(b *Batch) int { return len(b.Clocks) }, func(d driver.Batch, b *Batch, i int) error {
+		r := &b.Clocks[i]
+		return d.Append(r.Stream, r.Partition, r.Version, time.UnixMilli(r.Clock).UTC(),
 			time.UnixMilli(r.ClosedTo).UTC(), time.UnixMilli(r.FinalTo).UTC(), b2u(r.Closed))
 	})
 }
 
-func (s *Sink) raw(ctx context.Context, batch *Batch) error {
-	rows := batch.Raw
-	return s.batches(ctx, "events_raw", len(rows), func(b driver.Batch, i int) error {
-		e := &rows[i]
+func (s *Sink) raw(ctx context.Context, bs []*Batch) error {
+	return s.insert(ctx, "events_raw", bs, func(b *Batch) int { return len(b.Raw) }, func(d driver.Batch, b *Batch, i int) error {
+		e := &b.Raw[i]
 		r := &e.Record
-		return b.Append(string(r.StreamID), time.UnixMilli(r.EventTime).UTC(), time.UnixMilli(r.ReceivedAt).UTC(), r.Type.String(),
+		return d.Append(string(r.StreamID), time.UnixMilli(r.EventTime).UTC(), time.UnixMilli(r.ReceivedAt).UTC(), r.Type.String(),
 			r.Listener, r.Fingerprint, r.PlayedMS, r.StalledMS, b2u(r.Muted()), string(r.ErrorCode), r.DisplayedCount,
 			r.Flags, e.Partition, uint64(e.Offset))
 	})
 }
 
-func (s *Sink) deadLetters(ctx context.Context, batch *Batch) error {
-	rows := batch.DeadLetters
-	return s.batches(ctx, "dead_letters", len(rows), func(b driver.Batch, i int) error {
-		d := &rows[i]
+func (s *Sink) deadLetters(ctx context.Context, bs []*Batch) error {
+	return s.insert(ctx, "dead_letters", bs, func(b *Batch) int { return len(b.DeadLetters) }, func(db driver.Batch, b *Batch, i int) error {
+		d := &b.DeadLetters[i]
 		v := d.Value[:min(len(d.Value), MaxDeadLetterBytes)]
-		return b.Append(d.Topic, d.Partition, d.Offset, d.Reason, d.Detail, string(v), d.SeenAt.UTC())
+		return db.Append(d.Topic, d.Partition, d.Offset, d.Reason, d.Detail, string(v), d.SeenAt.UTC())
 	})
 }
 
@@ -184,8 +200,9 @@ func (s *Sink) deadLetters(ctx context.Context, batch *Batch) error {
 func (s *Sink) Checkpoint(ctx context.Context, group, topic string, partition uint16, nextOffset int64, state []byte) error {
 	// A batch (Native format), not a bound Exec: the state is binary, and client-side binding
 	// would put it raw into the SQL text.
-	err := s.batches(ctx, "checkpoints", 1, func(b driver.Batch, _ int) error {
-		return b.Append(group, topic, partition, uint64(nextOffset), time.Now().UTC(), string(state))
+	one := func(*Batch) int { return 1 }
+	err := s.insert(ctx, "checkpoints", []*Batch{nil}, one, func(d driver.Batch, _ *Batch, _ int) error {
+		return d.Append(group, topic, partition, uint64(nextOffset), time.Now().UTC(), string(state))
 	})
 	if err != nil {
 		return fmt.Errorf("cannot write checkpoint of partition %d: %w", partition, err)
