@@ -63,6 +63,8 @@ type Partition struct {
 	touch    uint8                // keeps AddBatch's prefetching reads alive
 	scr      scratch
 	emitOpen bool
+	// closed: a minute closed since the last TakeOutput (Closed).
+	closed bool
 }
 
 // Output is what a Partition emitted since the last TakeOutput.
@@ -534,6 +536,7 @@ func (p *Partition) TakeRefused() []Refused {
 func (p *Partition) TakeOutput() Output {
 	p.collect()
 	o := p.out
+	p.closed = false
 	// A copy: a forgotten stream's symbol is reused, and this output's rows must keep their names.
 	o.Listeners.Streams = slices.Clone(p.names)
 	p.out = Output{}
@@ -543,3 +546,7 @@ func (p *Partition) TakeOutput() Output {
 // EmitOpen has the next TakeOutput include minutes not closed yet (provisional, superseded when
 // they close): for graceful shutdown and hand-over, so that nothing seen is invisible.
 func (p *Partition) EmitOpen() { p.emitOpen = true }
+
+// Closed reports whether a minute closed since the last TakeOutput: its rows are due, and the
+// aggregator writes them at once rather than at its next periodic flush.
+func (p *Partition) Closed() bool { return p.closed }

@@ -407,17 +407,20 @@ func TestReviewCorruptCheckpointPanics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Format 3's layout (the listeners inside the gob), from format 4's.
+	hn, hk := binary.Uvarint(data[1:])
 	var snap snapshot
-	if err := gob.NewDecoder(bytes.NewReader(data[1:])).Decode(&snap); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(data[1+hk : 1+hk+int(hn)])).Decode(&snap); err != nil {
 		t.Fatal(err)
 	}
+	snap.Streams[0].Listeners = data[1+hk+int(hn):]
 	// The one listener: key, head, fold, foldQual, logBase, tail, bits, then the log's length.
 	blob := snap.Streams[0].Listeners
 	off := 8 + 2*33 + 2 + 4 + 5*4 + 3 + 2 + 8*p.ring.stride()
 	_, k := binary.Uvarint(blob[off:])
 	snap.Streams[0].Listeners = append(binary.AppendUvarint(slices0(blob[:off]), 1<<62), blob[off+k:]...)
 	var buf bytes.Buffer
-	buf.WriteByte(checkpointVersion)
+	buf.WriteByte(3) // format 3, where the listeners are in the gob
 	if err := gob.NewEncoder(&buf).Encode(&snap); err != nil {
 		t.Fatal(err)
 	}
@@ -468,4 +471,40 @@ func radio51Days(extra func(k int64) uint8) []event.Record {
 		}
 	}
 	return recs
+}
+
+// Closed turns true exactly when a minute has closed since the last TakeOutput (the output then
+// holds that minute with its close time), and TakeOutput clears it: the aggregator writes a
+// closed minute at once on it.
+func TestClosedReportsAClosedMinute(t *testing.T) {
+	p := New(DefaultConfig(), 0)
+	join := specEvent{ID: "j", Type: "join", Listener: "a", TS: 5_000}.record("s", specT0+5_000, 0)
+	p.Add(&join, 0)
+	off := int64(1)
+	closes := 0
+	for ms := specT0; ms <= specT0+5*60_000; ms += 1000 {
+		tick := tickAt(ms)
+		p.Add(&tick, off)
+		off++
+		was := p.Closed()
+		out := p.TakeOutput()
+		closedNow := 0
+		for _, m := range out.Minutes {
+			if !m.ClosedAt.IsZero() {
+				closedNow++
+				m.ClosedAt = time.Time{}
+			}
+		}
+		if was != (closedNow > 0) {
+			t.Fatalf("at %d ms: Closed() = %v with %d minutes closed in the output", ms-specT0, was, closedNow)
+		}
+		if p.Closed() {
+			t.Fatalf("at %d ms: Closed() still true after TakeOutput", ms-specT0)
+		}
+		closes += closedNow
+		p.Recycle(out)
+	}
+	if closes == 0 {
+		t.Fatal("no minute closed in 5 minutes of ticks")
+	}
 }

@@ -215,6 +215,7 @@ func (p *Partition) closeTo(s *stream, to int64) {
 	for start, m := range s.minutes {
 		if !m.Closed && start+window.MinuteMS <= to {
 			m.Closed, m.Dirty, m.ClosedAt = true, true, now
+			p.closed = true
 		}
 	}
 	for start, q := range s.quarters {
@@ -338,6 +339,7 @@ func (p *Partition) closeStream(s *stream) {
 	for _, m := range s.minutes {
 		if !m.Closed {
 			m.Closed, m.Dirty, m.ClosedAt = true, true, time.Now()
+			p.closed = true
 		}
 	}
 	end = window.QuarterOf(end + window.QuarterMS - 1)
