@@ -26,7 +26,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	if err != nil || len(again) != 0 {
 		t.Fatalf("second run applied %v, %v", again, err)
 	}
-	for _, table := range []string{"minute_stats", "quarter_stats", "listener_minutes", "listener_minutes_agg", "events_raw", "checkpoints", "claims", "stream_minutes", "stream_quarters", "delivery_stats", "stream_clocks", "stream_delivery", "stream_hours"} {
+	for _, table := range []string{"minute_stats", "quarter_stats", "listener_minutes", "listener_minutes_agg", "events_raw", "checkpoints", "checkpoint_chunks", "claims", "stream_minutes", "stream_quarters", "delivery_stats", "stream_clocks", "stream_delivery", "stream_hours"} {
 		var n uint64
 		if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ?", table).Scan(&n); err != nil || n != 1 {
 			t.Fatalf("table %s: %d, %v", table, n, err)
@@ -89,7 +89,7 @@ func TestRolesParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sts) != 5 {
+	if len(sts) != 6 {
 		t.Fatalf("%d role statements: %q", len(sts), sts)
 	}
 	for _, st := range sts {

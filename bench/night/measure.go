@@ -248,6 +248,16 @@ func compare(w io.Writer, r *result.Result, tr *scenario.Truth) (misses int) {
 // checkpointBytes is the size of the latest checkpoint of every partition, and how many there
 // are: what one checkpoint round writes.
 func checkpointBytes(ctx context.Context, conn driver.Conn) (bytes, parts uint64, err error) {
-	err = conn.QueryRow(ctx, `SELECT sum(length(state)), count() FROM checkpoints FINAL`).Scan(&bytes, &parts)
+	// The newest checkpoint of each partition: its chunks (schema 005), or its row's state
+	// (written by an earlier release).
+	err = conn.QueryRow(ctx, `
+		WITH latest AS (
+			SELECT consumer_group, topic, partition, argMax(slot, next_offset) AS slot, max(next_offset) AS next_offset,
+				argMax(length(state), next_offset) AS inline
+			FROM checkpoints FINAL GROUP BY consumer_group, topic, partition)
+		SELECT sum(inline) + (SELECT sum(length(c.data)) FROM checkpoint_chunks AS c FINAL
+			INNER JOIN latest AS l ON c.consumer_group = l.consumer_group AND c.topic = l.topic AND c.partition = l.partition
+				AND c.slot = l.slot AND c.next_offset = l.next_offset), count()
+		FROM latest`).Scan(&bytes, &parts)
 	return bytes, parts, err
 }

@@ -15,3 +15,4 @@ GRANT SELECT, INSERT ON {db}.* TO earshot_writer;
 CREATE ROLE IF NOT EXISTS earshot_analyst;
 GRANT SELECT ON {db}.* TO earshot_analyst;
 REVOKE SELECT ON {db}.checkpoints FROM earshot_analyst;
+REVOKE SELECT ON {db}.checkpoint_chunks FROM earshot_analyst;
