@@ -252,12 +252,12 @@ func checkpointBytes(ctx context.Context, conn driver.Conn) (bytes, parts uint64
 	// (written by an earlier release).
 	err = conn.QueryRow(ctx, `
 		WITH latest AS (
-			SELECT consumer_group, topic, partition, argMax(slot, next_offset) AS slot, max(next_offset) AS next_offset,
+			SELECT consumer_group AS g, topic AS t, partition AS p, argMax(slot, next_offset) AS s, max(next_offset) AS n,
 				argMax(length(state), next_offset) AS inline
 			FROM checkpoints FINAL GROUP BY consumer_group, topic, partition)
 		SELECT sum(inline) + (SELECT sum(length(c.data)) FROM checkpoint_chunks AS c FINAL
-			INNER JOIN latest AS l ON c.consumer_group = l.consumer_group AND c.topic = l.topic AND c.partition = l.partition
-				AND c.slot = l.slot AND c.next_offset = l.next_offset), count()
+			INNER JOIN latest AS l ON c.consumer_group = l.g AND c.topic = l.t AND c.partition = l.p
+				AND c.slot = l.s AND c.next_offset = l.n), count()
 		FROM latest`).Scan(&bytes, &parts)
 	return bytes, parts, err
 }
