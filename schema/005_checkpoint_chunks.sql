@@ -10,11 +10,13 @@
 --     slots and a checkpoint is written into the slot its newest complete checkpoint is not in,
 --     so the rows it replaces (ReplacingMergeTree, newest next_offset per chunk) are never those
 --     of the checkpoint a new owner would resume from, even if the write is cut short.
---   * checkpoints gets `chunks` and `slot`, and one row per (partition, slot): chunks > 0 says
---     the state is chunks 0 … chunks−1 of `slot` at next_offset. Rows of earlier releases
---     (chunks = 0) hold the state themselves, and still restore.
+--   * checkpoints gets `chunks`, `slot` and `write_id`, and one row per (partition, slot):
+--     chunks > 0 says the state is chunks 0 … chunks−1 of `slot` written by `write_id` (random,
+--     one per attempt: two instances owning a partition for a moment in a rebalance can write
+--     the same slot at the same offset, and a state must never be read from both). Rows of
+--     earlier releases (chunks = 0) hold the state themselves, and still restore.
 
-ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS chunks UInt32 DEFAULT 0, ADD COLUMN IF NOT EXISTS slot UInt8, MODIFY ORDER BY (consumer_group, topic, partition, slot);
+ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS chunks UInt32 DEFAULT 0, ADD COLUMN IF NOT EXISTS write_id UInt64 DEFAULT 0, ADD COLUMN IF NOT EXISTS slot UInt8, MODIFY ORDER BY (consumer_group, topic, partition, slot);
 
 CREATE TABLE IF NOT EXISTS checkpoint_chunks (
     consumer_group String,
@@ -23,6 +25,7 @@ CREATE TABLE IF NOT EXISTS checkpoint_chunks (
     slot           UInt8,
     chunk          UInt32,
     next_offset    UInt64,
+    write_id       UInt64,
     data           String
 ) ENGINE = ReplacingMergeTree(next_offset)
 ORDER BY (consumer_group, topic, partition, slot, chunk);

@@ -32,8 +32,12 @@ type Aggregator struct {
 	sink *chsink.Sink
 	// commit writes the partitions' flushes together (commit.go); it lives while Run does.
 	commit *committer
-	reg    *prometheus.Registry
-	m      metrics
+	// stateIO admits checkpoint reads and writes, one fewer at once than there are ClickHouse
+	// connections: twelve partitions restoring or checkpointing together (start-up, hand-over)
+	// would otherwise hold every connection for seconds and starve the committer's rows.
+	stateIO chan struct{}
+	reg     *prometheus.Registry
+	m       metrics
 }
 
 type metrics struct {
@@ -54,7 +58,8 @@ func New(cfg Config, conn driver.Conn, log *slog.Logger) (*Aggregator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &Aggregator{cfg: cfg, log: log, conn: conn, sink: chsink.New(conn), reg: prometheus.NewRegistry()}
+	a := &Aggregator{cfg: cfg, log: log, conn: conn, sink: chsink.New(conn), reg: prometheus.NewRegistry(),
+		stateIO: make(chan struct{}, max(1, cfg.ClickHouse.MaxOpenConns-1))}
 	a.m = metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "earshot_aggregator_events_total",
 			Help: "Records folded into partition state."}, []string{"partition"}),
@@ -70,7 +75,7 @@ func New(cfg Config, conn driver.Conn, log *slog.Logger) (*Aggregator, error) {
 			Help: "Failed ClickHouse calls (retried; nothing is committed until they succeed)."}),
 		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{Name: "earshot_aggregator_checkpoints_total", Help: "Checkpoints written."}),
 		visible: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "earshot_aggregator_window_visible_seconds",
-			Help: "From a minute's close (processing time passed it) to its rows acknowledged by ClickHouse.", Buckets: prometheus.LinearBuckets(0.1, 0.1, 50)}),
+			Help: "From a minute's close (processing time passed it) to its minute and listener rows acknowledged by ClickHouse (the flush's raw events and clocks follow).", Buckets: prometheus.LinearBuckets(0.1, 0.1, 50)}),
 		processedAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "earshot_aggregator_ingest_delay_seconds",
 			Help: "Wall clock minus the partition's ingest clock (the newest collector time it has seen: ticks and records)."}, []string{"partition"}),
 	}
@@ -200,7 +205,8 @@ func (a *Aggregator) work(ctx, gctx context.Context, gen *kafkago.Generation, pa
 	// partition queued behind (make bench-night).
 	lastCheckpoint := time.Now().Add(-checkpointStagger(partition, a.cfg.Kafka.Partitions, a.cfg.CheckpointInterval))
 	for {
-		deadline := time.Now().Add(a.cfg.FlushInterval)
+		start := time.Now()
+		deadline := start.Add(a.cfg.FlushInterval)
 		fctx, fcancel := context.WithDeadline(stop, deadline)
 		for w.pending() < a.cfg.MaxPendingRows {
 			m, err := reader.FetchMessage(fctx)
@@ -212,8 +218,17 @@ func (a *Aggregator) work(ctx, gctx context.Context, gen *kafkago.Generation, pa
 				w.apply()
 				if w.st.Closed() {
 					// A minute closed: its rows are written now, not up to a flush_interval
-					// later (the delay from a minute's close to its rows, p99 ≤ 2 s at full size).
-					break
+					// later (the delay from a minute's close to its rows, p99 ≤ 2 s at full
+					// size) — but at most every minFlushGap: catching up on a backlog, some
+					// stream's minute closes every few hundred records.
+					if time.Since(start) >= minFlushGap {
+						break
+					}
+					if early := start.Add(minFlushGap); early.Before(deadline) {
+						deadline = early
+						fcancel()
+						fctx, fcancel = context.WithDeadline(stop, deadline)
+					}
 				}
 			}
 		}
@@ -245,6 +260,10 @@ func (a *Aggregator) work(ctx, gctx context.Context, gen *kafkago.Generation, pa
 		}
 	}
 }
+
+// minFlushGap is the least time between a partition's flushes when minutes close (its
+// flush_interval is the most).
+const minFlushGap = 200 * time.Millisecond
 
 // checkpointStagger is how far into its first checkpoint interval a partition starts: p/n of
 // it, so that n partitions checkpoint evenly spread over the interval.
@@ -298,11 +317,13 @@ func (w *worker) restore(ctx context.Context) error {
 	var err error
 	// ClickHouse may be down: wait for it (the partition cannot start without its state).
 	if rerr := retry(ctx, a, func() error {
-		cp, err = a.sink.LoadCheckpoint(ctx, a.cfg.Group, a.cfg.Kafka.Topic, w.partition)
-		if errors.Is(err, chsink.ErrNoCheckpoint) {
-			return nil
-		}
-		return err
+		return a.withStateIO(ctx, func() error {
+			cp, err = a.sink.LoadCheckpoint(ctx, a.cfg.Group, a.cfg.Kafka.Topic, w.partition)
+			if errors.Is(err, chsink.ErrNoCheckpoint) {
+				return nil
+			}
+			return err
+		})
 	}); rerr != nil {
 		return rerr
 	}
@@ -464,15 +485,17 @@ func (w *worker) flush(ctx context.Context, checkpoint bool) error {
 	next, slot := w.st.Offset+1, 1-w.slot
 	var encodeErr error
 	if err := retry(ctx, a, func() error {
-		cw := a.sink.NewCheckpoint(ctx, a.cfg.Group, a.cfg.Kafka.Topic, w.partition, slot, next)
-		if err := w.st.WriteCheckpoint(cw); err != nil {
-			if cw.Failed() {
-				return err // ClickHouse: retried
+		return a.withStateIO(ctx, func() error {
+			cw := a.sink.NewCheckpoint(ctx, a.cfg.Group, a.cfg.Kafka.Topic, w.partition, slot, next)
+			if err := w.st.WriteCheckpoint(cw); err != nil {
+				if cw.Failed() {
+					return err // ClickHouse: retried
+				}
+				encodeErr = err // the state itself: retrying cannot help
+				return nil
 			}
-			encodeErr = err // the state itself: retrying cannot help
-			return nil
-		}
-		return cw.Commit()
+			return cw.Commit()
+		})
 	}); err != nil {
 		return err
 	}
@@ -498,6 +521,17 @@ func reuse[T any](s []T) []T {
 	}
 	clear(s) // the strings they hold
 	return s[:0]
+}
+
+// withStateIO runs f, a checkpoint read or write, when stateIO admits it.
+func (a *Aggregator) withStateIO(ctx context.Context, f func() error) error {
+	select {
+	case a.stateIO <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-a.stateIO }()
+	return f()
 }
 
 // retry calls f until it succeeds or ctx ends, backing off from 200 ms to 10 s: ClickHouse being

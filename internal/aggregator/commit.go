@@ -60,15 +60,23 @@ func (c *committer) run(ctx context.Context, write func(context.Context, ...*chs
 		}
 		err := write(ctx, batches...)
 		for _, g := range group {
+			if err != nil && len(group) > 1 {
+				// Each on its own: one batch that cannot be written (a row the server refuses)
+				// must not hold back every partition that happens to be grouped with it.
+				g.done <- write(ctx, g.b)
+				continue
+			}
 			g.done <- err // buffered: the partition may have stopped waiting
 		}
 		clear(batches) // let the written batches go
+		clear(group)
 	}
 }
 
-// write hands b to the group being gathered and waits until it is written. An error means
-// none of the group may be assumed written: the partition retries its own flush (every write
-// is idempotent, so rows the failed group did write are written again harmlessly).
+// write hands b to the group being gathered and waits until it is written. When the group
+// fails, each of its batches is tried once more on its own, and an error means b may not be
+// assumed written: the partition retries its flush (every write is idempotent, so rows that
+// were written are written again harmlessly).
 func (c *committer) write(ctx context.Context, b *chsink.Batch) error {
 	done := make(chan error, 1)
 	select {

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -256,6 +257,7 @@ type CheckpointWriter struct {
 	partition    uint16
 	slot         uint8
 	next         int64
+	id           uint64 // this attempt's write_id
 	buf          []byte
 	chunks       uint32
 	err          error
@@ -264,7 +266,8 @@ type CheckpointWriter struct {
 // NewCheckpoint starts writing a partition's state at nextOffset into slot: not the slot of
 // the checkpoint LoadCheckpoint returned or the last one committed (Checkpoint.Slot).
 func (s *Sink) NewCheckpoint(ctx context.Context, group, topic string, partition uint16, slot uint8, nextOffset int64) *CheckpointWriter {
-	return &CheckpointWriter{s: s, ctx: ctx, group: group, topic: topic, partition: partition, slot: slot, next: nextOffset}
+	return &CheckpointWriter{s: s, ctx: ctx, group: group, topic: topic, partition: partition, slot: slot, next: nextOffset,
+		id: rand.Uint64()}
 }
 
 // Write buffers p, inserting every full chunk.
@@ -292,7 +295,7 @@ func (w *CheckpointWriter) Failed() bool { return w.err != nil }
 func (w *CheckpointWriter) flush() {
 	chunk := w.chunks
 	w.err = w.s.insertOne(w.ctx, "checkpoint_chunks", func(d driver.Batch) error {
-		return d.Append(w.group, w.topic, w.partition, w.slot, chunk, uint64(w.next), string(w.buf))
+		return d.Append(w.group, w.topic, w.partition, w.slot, chunk, uint64(w.next), w.id, string(w.buf))
 	})
 	if w.err != nil {
 		w.err = fmt.Errorf("cannot write chunk %d of the checkpoint of partition %d: %w", chunk, w.partition, w.err)
@@ -316,9 +319,9 @@ func (w *CheckpointWriter) Commit() error {
 	if w.err != nil {
 		return w.err
 	}
-	err := w.s.insertOne(w.ctx, "checkpoints (consumer_group, topic, partition, next_offset, created_at, state, chunks, slot)",
+	err := w.s.insertOne(w.ctx, "checkpoints (consumer_group, topic, partition, next_offset, created_at, state, chunks, slot, write_id)",
 		func(d driver.Batch) error {
-			return d.Append(w.group, w.topic, w.partition, uint64(w.next), time.Now().UTC(), "", w.chunks, w.slot)
+			return d.Append(w.group, w.topic, w.partition, uint64(w.next), time.Now().UTC(), "", w.chunks, w.slot, w.id)
 		})
 	if err != nil {
 		return fmt.Errorf("cannot write checkpoint of partition %d: %w", w.partition, err)
@@ -335,20 +338,20 @@ var ErrNoCheckpoint = errors.New("no checkpoint")
 // checkpoint is complete, that is an error, never a silent start from scratch.
 func (s *Sink) LoadCheckpoint(ctx context.Context, group, topic string, partition uint16) (Checkpoint, error) {
 	type manifest struct {
-		next   uint64
-		state  string
-		chunks uint32
-		slot   uint8
+		next, id uint64
+		state    string
+		chunks   uint32
+		slot     uint8
 	}
 	var ms []manifest
-	rows, err := s.conn.Query(ctx, `SELECT next_offset, state, chunks, slot FROM checkpoints
+	rows, err := s.conn.Query(ctx, `SELECT next_offset, write_id, state, chunks, slot FROM checkpoints
 		WHERE consumer_group = ? AND topic = ? AND partition = ? ORDER BY next_offset DESC, chunks DESC LIMIT 8`, group, topic, partition)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("cannot read checkpoint of partition %d: %w", partition, err)
 	}
 	for rows.Next() {
 		var m manifest
-		if err := rows.Scan(&m.next, &m.state, &m.chunks, &m.slot); err != nil {
+		if err := rows.Scan(&m.next, &m.id, &m.state, &m.chunks, &m.slot); err != nil {
 			rows.Close()
 			return Checkpoint{}, fmt.Errorf("cannot read checkpoint of partition %d: %w", partition, err)
 		}
@@ -366,7 +369,7 @@ func (s *Sink) LoadCheckpoint(ctx context.Context, group, topic string, partitio
 		if m.chunks == 0 { // an earlier release's checkpoint: the state is in the row
 			return Checkpoint{NextOffset: int64(m.next), Slot: m.slot, State: []byte(m.state)}, nil
 		}
-		state, err := s.chunks(ctx, group, topic, partition, m.slot, m.next, m.chunks)
+		state, err := s.chunks(ctx, group, topic, partition, m.slot, m.next, m.id, m.chunks)
 		if err == nil {
 			return Checkpoint{NextOffset: int64(m.next), Slot: m.slot, State: state}, nil
 		}
@@ -381,11 +384,11 @@ func (s *Sink) LoadCheckpoint(ctx context.Context, group, topic string, partitio
 
 var errIncomplete = errors.New("chunks missing")
 
-// chunks reads the chunks of the checkpoint at next in slot.
-func (s *Sink) chunks(ctx context.Context, group, topic string, partition uint16, slot uint8, next uint64, n uint32) ([]byte, error) {
+// chunks reads the chunks of the checkpoint at next in slot, as write id wrote them.
+func (s *Sink) chunks(ctx context.Context, group, topic string, partition uint16, slot uint8, next, id uint64, n uint32) ([]byte, error) {
 	rows, err := s.conn.Query(ctx, `SELECT chunk, data FROM checkpoint_chunks
-		WHERE consumer_group = ? AND topic = ? AND partition = ? AND slot = ? AND next_offset = ? ORDER BY chunk`,
-		group, topic, partition, slot, next)
+		WHERE consumer_group = ? AND topic = ? AND partition = ? AND slot = ? AND next_offset = ? AND write_id = ? AND chunk < ?
+		ORDER BY chunk`, group, topic, partition, slot, next, id, n)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read checkpoint of partition %d: %w", partition, err)
 	}
@@ -399,13 +402,13 @@ func (s *Sink) chunks(ctx context.Context, group, topic string, partition uint16
 			return nil, fmt.Errorf("cannot read checkpoint of partition %d: %w", partition, err)
 		}
 		switch {
-		case chunk+1 == want: // the same chunk twice (a retried insert, not merged yet)
+		case chunk+1 == want: // the same chunk twice (an insert retried by the driver, not merged yet)
 			continue
 		case chunk != want:
 			return nil, fmt.Errorf("%w: chunk %d of %d", errIncomplete, want, n)
 		}
-		if state == nil {
-			state = make([]byte, 0, int(n)*len(data))
+		if state == nil { // room for every chunk, as far as a sane count goes
+			state = make([]byte, 0, min(int(n), 64)*len(data))
 		}
 		state = append(state, data...)
 		want++

@@ -175,3 +175,61 @@ func TestCheckpointChunks(t *testing.T) {
 	}
 	load(500, 0, old)
 }
+
+// TestCheckpointTwoOwners: two instances owning a partition for a moment (a rebalance) write
+// the same slot at the same offset, their chunks interleaved. Whatever ClickHouse merges, a
+// state is never put together from both: before the merges one of the two comes back whole;
+// after them the newest manifest's chunks are not all its own, and the other slot's checkpoint
+// is restored.
+func TestCheckpointTwoOwners(t *testing.T) {
+	conn := testenv.MigratedClickHouseDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := chsink.New(conn)
+	fill := func(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }
+	const group, topic = "g", "events"
+	older := fill('o', 10)
+	w := s.NewCheckpoint(ctx, group, topic, 1, 1, 100)
+	if _, err := w.Write(older); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	a := s.NewCheckpoint(ctx, group, topic, 1, 0, 200)
+	b := s.NewCheckpoint(ctx, group, topic, 1, 0, 200)
+	stateA := append(fill('a', chsink.ChunkBytes), fill('A', chsink.ChunkBytes)...)
+	stateB := append(fill('b', chsink.ChunkBytes), fill('B', chsink.ChunkBytes)...)
+	for _, step := range []struct {
+		w    *chsink.CheckpointWriter
+		data []byte
+	}{{a, stateA[:chsink.ChunkBytes]}, {b, stateB}, {a, stateA[chsink.ChunkBytes:]}} {
+		if _, err := step.w.Write(step.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := s.LoadCheckpoint(ctx, group, topic, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.NextOffset != 200 || !bytes.Equal(cp.State, stateA) && !bytes.Equal(cp.State, stateB) {
+		t.Fatalf("before merges: offset %d, a state that is neither owner's (%q…%q)", cp.NextOffset, cp.State[:1], cp.State[len(cp.State)-1:])
+	}
+	for _, table := range []string{"checkpoints", "checkpoint_chunks"} {
+		if err := conn.Exec(ctx, "OPTIMIZE TABLE "+table+" FINAL"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cp, err = s.LoadCheckpoint(ctx, group, topic, 1); err != nil {
+		t.Fatal(err)
+	}
+	if cp.NextOffset != 100 || cp.Slot != 1 || !bytes.Equal(cp.State, older) {
+		t.Fatalf("after merges: offset %d slot %d %q…; want the other slot's checkpoint at 100", cp.NextOffset, cp.Slot, cp.State[:1])
+	}
+}
