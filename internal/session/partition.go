@@ -42,6 +42,10 @@ type Partition struct {
 	names     []string
 	freeNames []uint32
 	now       func() time.Time // the wall clock, for check's sanity cap only
+	// wallMS is the wall clock (unix ms) as last read: check reads it again only for a record
+	// the value at hand would refuse, since the clock only moves on (reading it for every record
+	// was 2.5 % of the aggregator's CPU at full size).
+	wallMS int64
 	// ingest is the partition's ingest clock: the newest collector time seen (ticks and
 	// records), unix ms. It moves only while ingest works.
 	ingest int64
@@ -180,7 +184,7 @@ func (p *Partition) check(r *event.Record) string {
 		return "bad_type"
 	case r.EventTime < minTime || r.EventTime > maxTime || r.ReceivedAt < minTime || r.ReceivedAt > maxTime:
 		return "time_out_of_range"
-	case r.ReceivedAt > p.now().UnixMilli()+futureSlack:
+	case r.ReceivedAt > p.wallMS+futureSlack && r.ReceivedAt > p.readWall()+futureSlack:
 		return "received_in_future"
 	case r.EventTime > r.ReceivedAt+aheadOfReceipt:
 		return "time_out_of_range"
@@ -192,6 +196,11 @@ func (p *Partition) check(r *event.Record) string {
 		}
 	}
 	return ""
+}
+
+func (p *Partition) readWall() int64 {
+	p.wallMS = p.now().UnixMilli()
+	return p.wallMS
 }
 
 // add is Add with the listener's slot when known (hint ≥ 0; checked, since applying the records
