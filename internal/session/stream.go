@@ -214,8 +214,7 @@ func (p *Partition) closeTo(s *stream, to int64) {
 	now := time.Now()
 	for start, m := range s.minutes {
 		if !m.Closed && start+window.MinuteMS <= to {
-			m.Closed, m.Dirty, m.ClosedAt = true, true, now
-			p.closed = true
+			p.closeMinute(m, now)
 		}
 	}
 	for start, q := range s.quarters {
@@ -224,6 +223,12 @@ func (p *Partition) closeTo(s *stream, to int64) {
 		}
 	}
 	s.clockDirty = true
+}
+
+// closeMinute closes m at wall-clock time now: its provisional row is due (Closed).
+func (p *Partition) closeMinute(m *window.Minute, now time.Time) {
+	m.Closed, m.Dirty, m.ClosedAt = true, true, now
+	p.closed = true
 }
 
 // finalizeTo makes the stream's minutes up to `to` final (their last rows due); every
@@ -338,8 +343,7 @@ func (p *Partition) closeStream(s *stream) {
 	}
 	for _, m := range s.minutes {
 		if !m.Closed {
-			m.Closed, m.Dirty, m.ClosedAt = true, true, time.Now()
-			p.closed = true
+			p.closeMinute(m, time.Now())
 		}
 	}
 	end = window.QuarterOf(end + window.QuarterMS - 1)
