@@ -9,7 +9,7 @@ STATICCHECK := $(EARSHOT_CACHE)/bin/staticcheck-$(STATICCHECK_VERSION)
 # "context deadline exceeded" at the deadline (golang/go#75804, fixed in Go 1.27).
 FUZZTIME ?= 100000x
 
-.PHONY: all build test unit-test integration-test lint up down deps demo bench bench-night soak fuzz clean screenshots
+.PHONY: all build test unit-test integration-test lint up down deps demo bench bench-bins bench-night soak fuzz clean screenshots
 
 all: build
 
@@ -98,16 +98,17 @@ bench: build bench-bins
 	@bash deploy/local/with-servers.sh env EARSHOT_SQL_COVERAGE_LARGE=1 EARSHOT_REQUIRE_SERVERS=1 \
 	  $(GO) test ./internal/aggregator -count=1 -timeout 60m -run TestSQLAnyRangeCoverage -v | grep -E 'covered|^(ok|FAIL|---)'
 
+## bench-bins: the collector and aggregator binaries the harnesses start as processes.
+bench-bins:
+	@mkdir -p $(EARSHOT_CACHE)/bin
+	$(GO) build -o $(EARSHOT_CACHE)/bin/ ./cmd/collector ./cmd/aggregator
+
 ## bench-night: the peak of the 2024 night at full size (1.3M listeners, ≥ 1M connected for
 ## over ten minutes) through players → collector → Kafka → aggregator → ClickHouse on this
 ## machine: throughput, real-time factor, RSS, rows-visible delay, bytes, figures vs truth,
 ## CPU profiles (bench/night). NIGHT_ARGS='-collectors 2 -aggregators 2' scales out;
 ## NIGHT_ARGS='-scale 0.05' rehearses in a minute.
 NIGHT_ARGS ?=
-.PHONY: bench-bins
-bench-bins:
-	@mkdir -p $(EARSHOT_CACHE)/bin
-	$(GO) build -o $(EARSHOT_CACHE)/bin/ ./cmd/collector ./cmd/aggregator
 bench-night: build bench-bins
 	@bash deploy/local/with-servers.sh $(GO) run ./bench/night $(NIGHT_ARGS)
 

@@ -133,6 +133,9 @@ func run(ctx context.Context, o options) error {
 		defer eventlog.DeleteTopic(context.Background(), kcfg)
 	}
 	chcfg.Database = db
+	// The peer's queries are what it measures: at full size one takes minutes, past the
+	// default 60-s read timeout.
+	chcfg.ReadTimeout = time.Hour
 	conn, err := chconn.Open(ctx, chcfg)
 	if err != nil {
 		return err
@@ -276,7 +279,9 @@ func run(ctx context.Context, o options) error {
 
 	fmt.Printf("\n  processes (RSS peak / at the end; CPU seconds over the run, of %.0f wall seconds × %d cores):\n", final.Seconds(), runtime.NumCPU())
 	for _, p := range append(procs, self) {
-		p.lastRSS = max(p.lastRSS, rss(p.pid, "VmRSS:"))
+		if r := rss(p.pid, "VmRSS:"); r > 0 { // 0: the process has exited; keep its last sample
+			p.lastRSS = r
+		}
 		// The kernel's high-water mark catches peaks between the 1-s samples — for the processes
 		// of this run only: a server's covers its whole life, earlier runs included.
 		if p.cmd != nil || p == self {

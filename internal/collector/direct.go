@@ -63,13 +63,14 @@ func (d *Direct) SendBatch(ctx context.Context, events []client.Event) (client.R
 		case err == nil:
 			res.Retries = attempt
 			return res, nil
-		case !errors.As(err, &re) || attempt >= 5 || ctx.Err() != nil:
-			return client.Result{}, err
+		case !errors.As(err, &re) || attempt >= 5:
+			return client.Result{Retries: attempt}, err // nothing accepted: not in Kafka
 		}
+		// The wait the server would have put in Retry-After, at least.
 		select {
 		case <-ctx.Done():
 			return client.Result{}, ctx.Err()
-		case <-time.After(backoff):
+		case <-time.After(max(backoff, re.RetryAfter)):
 		}
 		backoff *= 2
 	}

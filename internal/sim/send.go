@@ -74,12 +74,7 @@ func SendBatches(ctx context.Context, cs []Sender, streamID string, heartbeat ti
 	// flush waits for the batches in flight; false when one failed or ctx ended.
 	flush := func() bool {
 		wg.Wait()
-		select {
-		case <-failed:
-			return false
-		default:
-			return ctx.Err() == nil
-		}
+		return !stopped(failed, ctx)
 	}
 	for b := range batches {
 		if n == 0 {
